@@ -1,0 +1,331 @@
+"""Python config files with MMSegmentation 1.x (MMEngine) semantics.
+
+A config is a Python file whose top-level variables are the settings. ``_base_`` names one or
+more files whose settings are merged underneath: dicts merge key by key, everything else
+(lists, tuples, numbers) is replaced, and ``_delete_=True`` inside a dict replaces the base
+dict instead of merging into it. ``{{_base_.key}}`` inside a file refers to a merged base value.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import difflib
+import re
+import types
+from pathlib import Path
+from typing import Any
+
+from seglab.errors import ConfigError
+
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+SCOPE_PREFIXES = ("mmseg::", "seglab::")
+DELETE_KEY = "_delete_"
+BASE_KEY = "_base_"
+_BASE_REF = re.compile(r"\{\{\s*_base_\.([\w\.]+)\s*\}\}")
+
+
+class ConfigDict(dict):
+    """A dict whose keys are also attributes (``cfg.model.decode_head.num_classes``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for key, value in self.items():
+            dict.__setitem__(self, key, _wrap(value))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(_missing_key_message(name, self)) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        del self[name]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, _wrap(value))
+
+    def __deepcopy__(self, memo: dict) -> ConfigDict:
+        return type(self)({k: copy.deepcopy(v, memo) for k, v in self.items()})
+
+    def to_dict(self) -> dict:
+        """Plain dicts, lists and tuples all the way down."""
+        return _unwrap(self)
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict) and not isinstance(value, ConfigDict):
+        return ConfigDict(value)
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_wrap(v) for v in value)
+    return value
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_unwrap(v) for v in value)
+    return value
+
+
+def _missing_key_message(name: str, mapping: dict) -> str:
+    close = difflib.get_close_matches(name, [str(k) for k in mapping], n=1)
+    hint = f" — did you mean '{close[0]}'?" if close else ""
+    return f"config has no key '{name}'{hint}"
+
+
+class Config(ConfigDict):
+    """A fully merged config. ``Config.fromfile`` reads a file; ``dump`` writes one back."""
+
+    def __init__(self, cfg_dict: dict | None = None, filename: str | None = None) -> None:
+        super().__init__(cfg_dict or {})
+        object.__setattr__(self, "filename", filename)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "filename":
+            object.__setattr__(self, name, value)
+        else:
+            self[name] = value
+
+    def __deepcopy__(self, memo: dict) -> Config:
+        return Config({k: copy.deepcopy(v, memo) for k, v in self.items()}, self.filename)
+
+    @classmethod
+    def fromfile(cls, path: str | Path) -> Config:
+        """Load a config file, merging its ``_base_`` chain."""
+        resolved = resolve_config_path(str(path))
+        return cls(_load_file(resolved, chain=()), filename=str(resolved))
+
+    def merge_from_dict(self, options: dict) -> None:
+        """Merge ``{'a.b.c': value}`` style overrides; integer parts index into lists."""
+        for dotted, value in options.items():
+            nested: Any = value
+            for part in reversed(str(dotted).split(".")):
+                nested = {part: nested}
+            merged = merge_into(nested, self, allow_list_keys=True, where="--cfg-options")
+            dict.clear(self)
+            for key, val in merged.items():
+                self[key] = val
+
+    def dump(self, path: str | Path) -> None:
+        """Write the resolved config as a Python file that ``Config.fromfile`` reads back."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(self.pretty_text())
+
+    def pretty_text(self) -> str:
+        lines = [f"{key} = {format_value(value, 0)}" for key, value in sorted(self.items())]
+        return "\n".join(lines) + "\n"
+
+
+def resolve_config_path(path: str) -> Path:
+    """Find a config given as a path, ``mmseg::family/file.py``, or a shipped ``configs/...`` path."""
+    for prefix in SCOPE_PREFIXES:
+        if path.startswith(prefix):
+            candidate = CONFIGS_DIR / path[len(prefix) :]
+            if candidate.is_file():
+                return candidate
+            raise ConfigError(f"no shipped config '{path[len(prefix):]}' (looked in {CONFIGS_DIR})")
+    direct = Path(path)
+    if direct.is_file():
+        return direct.resolve()
+    parts = Path(path).parts
+    if "configs" in parts:
+        shipped = CONFIGS_DIR.joinpath(*parts[parts.index("configs") + 1 :])
+        if shipped.is_file():
+            return shipped
+    raise ConfigError(f"config file '{path}' does not exist (checked it as given and under {CONFIGS_DIR})")
+
+
+def _resolve_base(base: str, child: Path) -> Path:
+    for prefix in SCOPE_PREFIXES:
+        if base.startswith(prefix):
+            candidate = CONFIGS_DIR / base[len(prefix) :]
+            if candidate.is_file():
+                return candidate
+            raise ConfigError(f"{child}: _base_ '{base}' is not a shipped config (looked at {candidate})")
+    local = (child.parent / base).resolve()
+    if local.is_file():
+        return local
+    stripped = [p for p in Path(base).parts if p not in ("..", ".")]
+    shipped = CONFIGS_DIR.joinpath(*stripped)
+    if shipped.is_file():
+        return shipped
+    raise ConfigError(
+        f"{child}: _base_ file '{base}' not found (looked at {local} and {shipped}); "
+        "fix the path, or use 'mmseg::_base_/...' to inherit a shipped config"
+    )
+
+
+def _load_file(path: Path, chain: tuple[Path, ...]) -> dict:
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, path))
+        raise ConfigError(f"_base_ files include each other in a cycle: {cycle}")
+    source = path.read_text(encoding="utf-8")
+    bases = _read_base_list(source, path)
+    merged: dict = {}
+    owner: dict[str, Path] = {}
+    for base in bases:
+        base_path = _resolve_base(base, path)
+        base_dict = _load_file(base_path, (*chain, path))
+        for key in base_dict:
+            if key in merged:
+                raise ConfigError(
+                    f"{path}: key '{key}' is set by two _base_ files ({owner[key]} and {base_path}); "
+                    "a key may come from one base only — set it in this file instead"
+                )
+            owner[key] = base_path
+        merged.update(base_dict)
+    own = _exec_file(source, path, merged)
+    own.pop(BASE_KEY, None)
+    return merge_into(own, merged, allow_list_keys=False, where=str(path))
+
+
+def _read_base_list(source: str, path: Path) -> list[str]:
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as err:
+        raise ConfigError(f"{path}:{err.lineno}: syntax error in config: {err.msg}") from None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == BASE_KEY for t in node.targets
+        ):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                raise ConfigError(f"{path}: _base_ must be a string or a list of strings") from None
+            bases = [value] if isinstance(value, str) else list(value)
+            if not all(isinstance(b, str) for b in bases):
+                raise ConfigError(f"{path}: _base_ must be a string or a list of strings")
+            return bases
+    return []
+
+
+def _exec_file(source: str, path: Path, base: dict) -> dict:
+    def base_ref(dotted: str) -> Any:
+        value: Any = base
+        for part in dotted.split("."):
+            try:
+                value = value[int(part)] if isinstance(value, list | tuple) else value[part]
+            except (KeyError, IndexError, ValueError):
+                raise ConfigError(f"{path}: {{{{_base_.{dotted}}}}} names no base value") from None
+        return copy.deepcopy(_unwrap(value))
+
+    source = _BASE_REF.sub(lambda m: f"__seglab_base__({m.group(1)!r})", source)
+    namespace: dict[str, Any] = {"__file__": str(path), "__name__": "__config__", "__seglab_base__": base_ref}
+    try:
+        exec(compile(source, str(path), "exec"), namespace)
+    except NameError as err:
+        raise ConfigError(
+            f"{path}: {err}. Variables of _base_ files are not visible in the file that inherits "
+            "them: define the variable here, or write {{_base_.NAME}}"
+        ) from None
+    except ImportError as err:
+        raise ConfigError(f"{path}: the config imports something that is not installed: {err}") from None
+    return {
+        key: value
+        for key, value in namespace.items()
+        if not key.startswith("__")
+        and not isinstance(value, types.ModuleType | types.FunctionType | type)
+    }
+
+
+def merge_into(child: dict, base: Any, allow_list_keys: bool, where: str) -> Any:
+    """Merge ``child`` into a copy of ``base`` the way MMEngine does and return the copy."""
+    if isinstance(base, list) and allow_list_keys:
+        result_list = list(base)
+        for key, value in child.items():
+            if not str(key).isdigit() or int(key) >= len(result_list):
+                raise ConfigError(f"{where}: index '{key}' is out of range for a list of {len(base)} items")
+            index = int(key)
+            item = result_list[index]
+            result_list[index] = (
+                merge_into(value, item, allow_list_keys, where)
+                if isinstance(value, dict) and isinstance(item, dict | list)
+                else value
+            )
+        return result_list
+    result = dict(base)
+    for key, value in child.items():
+        if isinstance(value, dict):
+            value = dict(value)
+            delete = value.pop(DELETE_KEY, False)
+            if key in result and not delete:
+                target = result[key]
+                if not isinstance(target, dict) and not (allow_list_keys and isinstance(target, list)):
+                    raise ConfigError(
+                        f"{where}: '{key}' is a dict here but a {type(target).__name__} in the base config; "
+                        f"add {DELETE_KEY}=True to the dict to replace the base value"
+                    )
+                result[key] = merge_into(value, target, allow_list_keys, where)
+            else:
+                result[key] = _strip_delete(value)
+        else:
+            result[key] = value
+    return result
+
+
+def _strip_delete(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_delete(v) for k, v in value.items() if k != DELETE_KEY}
+    if isinstance(value, list):
+        return [_strip_delete(v) for v in value]
+    return value
+
+
+def parse_cli_value(text: str) -> Any:
+    """Turn a ``--cfg-options`` value into Python: a literal where possible, else MMEngine's rules."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        pass
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    if "," in text:
+        return [parse_cli_value(part) for part in text.split(",") if part != ""]
+    return text
+
+
+def parse_cfg_options(items: list[str] | None) -> dict:
+    """``['a.b=1', 'c=[1,2]']`` -> ``{'a.b': 1, 'c': [1, 2]}``."""
+    options: dict = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--cfg-options '{item}' is not of the form key=value (e.g. train_cfg.max_iters=100)")
+        key, text = item.split("=", 1)
+        options[key] = parse_cli_value(text)
+    return options
+
+
+def format_value(value: Any, indent: int) -> str:
+    """Python source for a config value, in the ``dict(key=value)`` style configs are written in."""
+    pad = " " * (indent + 4)
+    end = " " * indent
+    if isinstance(value, dict):
+        if not value:
+            return "dict()"
+        if all(isinstance(k, str) and k.isidentifier() for k in value):
+            body = ",\n".join(f"{pad}{k}={format_value(v, indent + 4)}" for k, v in value.items())
+            return f"dict(\n{body})"
+        body = ",\n".join(f"{pad}{k!r}: {format_value(v, indent + 4)}" for k, v in value.items())
+        return f"{{\n{body}}}"
+    if isinstance(value, list | tuple):
+        opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
+        if not value:
+            return opening + closing
+        if all(isinstance(v, int | float | str | bool | type(None)) for v in value):
+            inner = ", ".join(repr(v) for v in value)
+            return f"{opening}{inner}{',' if isinstance(value, tuple) and len(value) == 1 else ''}{closing}"
+        body = ",\n".join(f"{pad}{format_value(v, indent + 4)}" for v in value)
+        return f"{opening}\n{body},\n{end}{closing}"
+    return repr(value)

@@ -1,0 +1,246 @@
+"""``seglab check-data``: find dataset mistakes before a training run trips over them.
+
+Checks each split for images without labels (and the reverse), unreadable or truncated files,
+image/label size mismatches, colour (3-channel) label images, JPEG labels, and label values
+outside ``[0, num_classes)`` plus the ignore index, with hints for the usual causes (0/255 binary
+masks, Cityscapes label ids instead of train ids). Prints a per-class pixel histogram.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from seglab.data.io import open_label
+from seglab.data.transforms import reduce_zero
+from seglab.errors import DatasetError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+MAX_FILES_SHOWN = 5
+
+
+@dataclass
+class SplitSpec:
+    """Where one split's files are and how they are named."""
+
+    name: str
+    img_dir: Path
+    ann_dir: Path
+    img_suffix: str | None = None
+    seg_map_suffix: str | None = None
+    reduce_zero_label: bool = False
+
+
+@dataclass
+class Report:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        out = list(self.lines)
+        out += [f"WARNING: {w}" for w in self.warnings]
+        out += [f"ERROR: {e}" for e in self.errors]
+        verdict = f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+        out.append(f"check-data: {verdict}" + ("" if self.errors else " — the dataset looks usable"))
+        return "\n".join(out)
+
+
+def _files(folder: Path, suffix: str | None, suffixes: tuple[str, ...]) -> dict[str, Path]:
+    """Files under ``folder`` keyed by their name relative to it, without the suffix."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = str(path.relative_to(folder))
+        if suffix is not None:
+            if rel.endswith(suffix):
+                found[rel[: -len(suffix)]] = path
+        elif path.suffix.lower() in suffixes:
+            found[rel[: -len(path.suffix)]] = path
+    return found
+
+
+def _listing(paths: list) -> str:
+    shown = ", ".join(str(p) for p in paths[:MAX_FILES_SHOWN])
+    return shown + (f" (+{len(paths) - MAX_FILES_SHOWN} more)" if len(paths) > MAX_FILES_SHOWN else "")
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(h, w) after a full decode, so truncated files are caught."""
+    with Image.open(path) as img:
+        img.load()
+        return img.size[1], img.size[0]
+
+
+def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, report: Report) -> np.ndarray:
+    """Check one split, add findings to ``report``, and return its label-value histogram (256 bins)."""
+    histogram = np.zeros(256, np.int64)
+    missing = [(f, w) for f, w in ((spec.img_dir, "image"), (spec.ann_dir, "label")) if not f.is_dir()]
+    for folder, what in missing:
+        report.errors.append(f"[{spec.name}] {what} folder '{folder}' does not exist")
+    if missing:
+        return histogram
+    images = _files(spec.img_dir, spec.img_suffix, IMAGE_SUFFIXES)
+    labels = _files(spec.ann_dir, spec.seg_map_suffix, IMAGE_SUFFIXES)
+    report.lines.append(
+        f"[{spec.name}] {spec.img_dir} <-> {spec.ann_dir}: {len(images)} images, {len(labels)} labels"
+    )
+    if not images:
+        report.errors.append(f"[{spec.name}] no images under '{spec.img_dir}' (img_suffix={spec.img_suffix!r})")
+    unlabelled = [images[k] for k in images if k not in labels]
+    orphans = [labels[k] for k in labels if k not in images]
+    if unlabelled:
+        report.errors.append(f"[{spec.name}] {len(unlabelled)} image(s) without a label: {_listing(unlabelled)}")
+    if orphans:
+        report.warnings.append(f"[{spec.name}] {len(orphans)} label(s) without an image: {_listing(orphans)}")
+    jpeg_labels = [p for p in labels.values() if p.suffix.lower() in (".jpg", ".jpeg")]
+    if jpeg_labels:
+        report.errors.append(
+            f"[{spec.name}] {len(jpeg_labels)} label(s) are JPEG ({_listing(jpeg_labels)}): JPEG compression "
+            "invents values between classes; save labels as PNG"
+        )
+    problems: dict[str, list[Path]] = defaultdict(list)
+    files_with_value: dict[int, list[Path]] = defaultdict(list)
+    pairs = [(images[k], labels[k]) for k in images if k in labels]
+    for img_path, label_path in tqdm(pairs, desc=f"check {spec.name}", disable=len(pairs) < 200, leave=False):
+        try:
+            img_hw = _image_size(img_path)
+        except (OSError, SyntaxError, ValueError):
+            problems["unreadable or truncated image(s)"].append(img_path)
+            img_hw = None
+        try:
+            label = open_label(label_path)
+            Image.open(label_path).load()
+        except (DatasetError, OSError, SyntaxError, ValueError):
+            problems["unreadable or truncated label(s)"].append(label_path)
+            continue
+        if label.ndim == 3 and label.shape[2] >= 3:
+            problems["colour (3-channel) label(s); convert colours to class indices"].append(label_path)
+            continue
+        label = label.reshape(label.shape[:2]).astype(np.int64)
+        if img_hw is not None and img_hw != label.shape:
+            problems["image/label size mismatch(es)"].append(label_path)
+        if spec.reduce_zero_label:
+            label = reduce_zero(label.clip(0, 255).astype(np.uint8))
+        counts = np.bincount(label.clip(0, 255).ravel(), minlength=256)
+        histogram += counts
+        for value in np.flatnonzero(counts):
+            files_with_value[int(value)].append(label_path)
+    for problem, paths in problems.items():
+        report.errors.append(f"[{spec.name}] {len(paths)} {problem}: {_listing(paths)}")
+    _check_values(spec.name, histogram, files_with_value, num_classes, ignore_index, report)
+    return histogram
+
+
+def _check_values(name, histogram, files_with_value, num_classes, ignore_index, report) -> None:
+    values = [int(v) for v in np.flatnonzero(histogram)]
+    report.lines.append(f"[{name}] label values found: {values}")
+    if num_classes is None:
+        return
+    bad = [v for v in values if v >= num_classes and v != ignore_index]
+    for value in bad:
+        report.errors.append(
+            f"[{name}] label value {value} is outside [0, {num_classes}) and is not the ignore index "
+            f"{ignore_index}; in: {_listing(files_with_value[value])}"
+        )
+    if bad and num_classes == 19 and max(bad) <= 33:
+        report.errors.append(
+            f"[{name}] these look like Cityscapes label ids (0..33), not train ids (0..18): use the "
+            "*_gtFine_labelTrainIds.png files made by cityscapesscripts' createTrainIdLabelImgs"
+        )
+    foreground = [v for v in values if 0 < v < num_classes]
+    if ignore_index in values and not foreground and num_classes >= 2:
+        report.errors.append(
+            f"[{name}] labels hold only 0 and {ignore_index}: a binary mask saved as 0/255 makes every "
+            f"foreground pixel 'ignore'. Save the foreground as 1 (e.g. label // 255)"
+        )
+    elif 0 < len(values) and num_classes > 1 and len(foreground) == 0 and 0 in values:
+        report.warnings.append(f"[{name}] every labelled pixel is class 0")
+
+
+def histogram_lines(histogram: np.ndarray, classes: tuple[str, ...] | None, ignore_index: int) -> list[str]:
+    total = int(histogram.sum())
+    lines = ["class pixel histogram:", f"  {'value':>5}  {'class':<20} {'pixels':>12} {'share':>7}"]
+    for value in np.flatnonzero(histogram):
+        value = int(value)
+        if value == ignore_index:
+            label = "(ignore)"
+        elif classes and value < len(classes):
+            label = str(classes[value])
+        else:
+            label = "?"
+        share = 100.0 * histogram[value] / max(total, 1)
+        lines.append(f"  {value:>5}  {label:<20} {int(histogram[value]):>12} {share:>6.2f}%")
+    return lines
+
+
+def splits_from_folder(root: Path) -> list[SplitSpec]:
+    """``root/img_dir/<split>`` paired with ``root/ann_dir/<split>`` (or the folders themselves)."""
+    img_root, ann_root = root / "img_dir", root / "ann_dir"
+    if not img_root.is_dir() or not ann_root.is_dir():
+        raise DatasetError(f"'{root}' has no img_dir/ and ann_dir/ folders; pass the dataset root or a config")
+    split_names = sorted(p.name for p in img_root.iterdir() if p.is_dir())
+    if not split_names:
+        return [SplitSpec("all", img_root, ann_root)]
+    return [SplitSpec(s, img_root / s, ann_root / s) for s in split_names]
+
+
+def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tuple | None]:
+    """The dataset folders a config trains and validates on, with its class count and ignore index."""
+    from seglab.registry import DATASETS
+
+    specs, seen = [], set()
+    classes = None
+    for loader_key in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        dataset = (cfg.get(loader_key) or {}).get("dataset")
+        if not isinstance(dataset, dict):
+            continue
+        cls = DATASETS.get(dataset.get("type", "BaseSegDataset"))
+        defaults = {}
+        for klass in reversed(cls.__mro__[:-2]):
+            for name, param in inspect.signature(klass.__init__).parameters.items():
+                if param.default is not inspect.Parameter.empty:
+                    defaults[name] = param.default
+        merged = {**defaults, **dataset}
+        root = Path(merged.get("data_root") or "")
+        prefix = merged.get("data_prefix") or {}
+        spec = SplitSpec(
+            loader_key.replace("_dataloader", ""),
+            root / prefix.get("img_path", ""),
+            root / prefix.get("seg_map_path", ""),
+            merged.get("img_suffix", ".jpg"),
+            merged.get("seg_map_suffix", ".png"),
+            bool(merged.get("reduce_zero_label", False)),
+        )
+        key = (spec.img_dir, spec.ann_dir)
+        if key not in seen:
+            seen.add(key)
+            specs.append(spec)
+        metainfo = merged.get("metainfo") or {}
+        classes = classes or metainfo.get("classes") or getattr(cls, "METAINFO", {}).get("classes")
+    head = (cfg.get("model") or {}).get("decode_head") or {}
+    num_classes = head.get("num_classes")
+    ignore_index = head.get("ignore_index", 255)
+    return specs, num_classes, ignore_index, tuple(classes) if classes else None
+
+
+def check_dataset(
+    specs: list[SplitSpec], num_classes: int | None, ignore_index: int = 255, classes: tuple | None = None
+) -> Report:
+    report = Report()
+    total = np.zeros(256, np.int64)
+    for spec in specs:
+        total += check_split(spec, num_classes, ignore_index, report)
+    if classes and num_classes and len(classes) != num_classes:
+        report.errors.append(
+            f"the config names {len(classes)} classes but the model predicts num_classes={num_classes}; make them agree"
+        )
+    report.lines += histogram_lines(total, classes, ignore_index)
+    return report

@@ -1,0 +1,238 @@
+"""Reading and writing checkpoints in MMSegmentation's layout, safely.
+
+Loading never runs code from the file: it tries PyTorch's weights-only unpickler first, and for
+files that carry other objects (MMEngine's ``message_hub``, NumPy scalars, config objects) it
+unpickles with a loader that replaces every class or function the file names by an inert
+placeholder, so only tensors and plain containers come out. Saving writes a temporary file and
+renames it, so an interrupted save never leaves a truncated checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import re
+import tempfile
+import types
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from seglab.errors import CheckpointError
+
+logger = logging.getLogger("seglab")
+
+OPEN_MMLAB_URLS = {
+    "resnet18_v1c": "https://download.openmmlab.com/pretrain/third_party/resnet18_v1c-b5776b93.pth",
+    "resnet50_v1c": "https://download.openmmlab.com/pretrain/third_party/resnet50_v1c-2cccc1ad.pth",
+    "resnet101_v1c": "https://download.openmmlab.com/pretrain/third_party/resnet101_v1c-e67eebb6.pth",
+}
+MMSEG_RELEASE = "https://download.openmmlab.com/mmsegmentation/v0.5"
+_RELEASE_NAME = re.compile(r"^(?P<config>(?P<family>[a-z0-9]+)_.+?)_\d{8}_\d{6}-[0-9a-f]{8}\.pth$")
+
+
+# ----------------------------------------------------------------------------- safe loading
+class _Inert:
+    """Stands in for any object a checkpoint names; calling or filling it does nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
+        return _Inert()
+
+
+_TORCH_REBUILD = {
+    "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
+    "_rebuild_parameter_with_state", "_rebuild_from_type_v2", "_rebuild_qtensor", "_rebuild_device_tensor_from_numpy",
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Resolves only tensor-rebuilding functions, dtypes and plain containers; all else is inert."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in ("torch._utils", "torch._tensor") and name in _TORCH_REBUILD:
+            return super().find_class(module, name)
+        if module == "torch" and (name.endswith("Storage") or isinstance(getattr(torch, name, None), torch.dtype)):
+            return super().find_class(module, name)
+        if module == "torch" and name == "Size":
+            return torch.Size
+        if module == "torch.nn.parameter" and name == "Parameter":
+            return torch.nn.Parameter
+        if (module, name) == ("collections", "OrderedDict"):
+            return OrderedDict
+        if module == "builtins" and name in ("set", "frozenset", "tuple", "list", "dict", "slice", "complex"):
+            return super().find_class(module, name)
+        return _Inert
+
+
+_safe_pickle = types.SimpleNamespace(
+    Unpickler=_SafeUnpickler, load=lambda f, **kw: _SafeUnpickler(f, **kw).load(), __name__="seglab_safe_pickle"
+)
+
+
+def safe_load(path: str | Path) -> Any:
+    """Load a checkpoint file without executing anything it names."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        pass  # objects beyond tensors inside: fall back to the inert loader
+    except (RuntimeError, EOFError, OSError) as err:
+        raise CheckpointError(f"checkpoint '{path}' cannot be read ({err}); the file may be truncated") from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_safe_pickle)
+    except Exception as err:  # noqa: BLE001 — any failure here means an unreadable file
+        raise CheckpointError(f"checkpoint '{path}' cannot be read ({type(err).__name__}: {err})") from None
+
+
+def extract_state_dict(obj: Any) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint (MMSegmentation 0.x/1.x ``state_dict`` or a bare dict), ``module.`` stripped."""
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    elif isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict):
+        raise CheckpointError("the checkpoint holds no state_dict")
+    state = {}
+    for key, value in obj.items():
+        if isinstance(value, torch.Tensor):
+            state[key[len("module.") :] if key.startswith("module.") else key] = value
+    if not state:
+        raise CheckpointError("the checkpoint's state_dict holds no tensors")
+    return state
+
+
+# ----------------------------------------------------------------------------- locating files
+def release_url(path: str | Path) -> str | None:
+    """The download URL of a published MMSegmentation checkpoint, recognised by its file name."""
+    match = _RELEASE_NAME.match(Path(path).name)
+    if not match:
+        return None
+    return f"{MMSEG_RELEASE}/{match['family']}/{match['config']}/{Path(path).name}"
+
+
+def hub_cache_path(url: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+
+
+def fetch(source: str) -> Path:
+    """A local path for ``source``: a file, an http(s) URL (torch.hub cache) or ``open-mmlab://NAME``."""
+    if source.startswith("open-mmlab://"):
+        name = source[len("open-mmlab://") :]
+        if name not in OPEN_MMLAB_URLS:
+            raise CheckpointError(f"unknown pretrained name '{source}'; known: {sorted(OPEN_MMLAB_URLS)}")
+        source = OPEN_MMLAB_URLS[name]
+    if not source.startswith(("http://", "https://")):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            url = release_url(path)
+            hint = f"; it is published at {url} — download it to that path" if url else ""
+            raise CheckpointError(f"checkpoint '{path}' does not exist{hint}")
+        return path
+    cached = hub_cache_path(source)
+    if cached.is_file():
+        return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        logger.info(f"downloading {source} to {cached}")
+        torch.hub.download_url_to_file(source, str(cached), progress=True)
+    except Exception as err:  # noqa: BLE001 — network errors come in many types
+        raise CheckpointError(
+            f"cannot download {source} ({type(err).__name__}). Place the file at {cached} by hand, "
+            "or set model.pretrained=None (and no init_cfg) to train the backbone from scratch"
+        ) from None
+    return cached
+
+
+# ----------------------------------------------------------------------------- loading into a model
+@dataclass
+class LoadReport:
+    """What a load did: keys the model lacks in the file, extra keys, and shape-mismatched (skipped) keys."""
+
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, tuple, tuple]] = field(default_factory=list)
+    loaded: int = 0
+
+    def table(self) -> str:
+        lines = [f"loaded {self.loaded} tensors"]
+        if self.skipped:
+            lines.append("skipped (shape in checkpoint != shape in model):")
+            lines += [f"  {k}: {tuple(a)} != {tuple(b)}" for k, a, b in self.skipped]
+        if self.missing:
+            lines.append(f"missing in checkpoint ({len(self.missing)}): " + ", ".join(self.missing[:20]))
+        if self.unexpected:
+            lines.append(f"unexpected in checkpoint ({len(self.unexpected)}): " + ", ".join(self.unexpected[:20]))
+        return "\n".join(lines)
+
+
+def load_state_dict(module: nn.Module, state: dict[str, torch.Tensor], strict: bool = False) -> LoadReport:
+    """Copy matching tensors into ``module``; shape mismatches are skipped and reported."""
+    own = module.state_dict()
+    report = LoadReport()
+    usable = {}
+    for key, value in state.items():
+        if key not in own:
+            report.unexpected.append(key)
+        elif tuple(own[key].shape) != tuple(value.shape):
+            report.skipped.append((key, tuple(value.shape), tuple(own[key].shape)))
+        else:
+            usable[key] = value
+    report.missing = [k for k in own if k not in state]
+    if strict and (report.missing or report.unexpected or report.skipped):
+        raise CheckpointError("checkpoint does not match the model exactly:\n" + report.table())
+    module.load_state_dict(usable, strict=False)
+    report.loaded = len(usable)
+    return report
+
+
+def load_checkpoint(model: nn.Module, source: str | Path, strict: bool = False, prefix: str = "") -> LoadReport:
+    """Load weights from a path or URL into ``model`` and return the report (also logged).
+
+    ``prefix`` keeps only keys under it (e.g. ``backbone.``) and strips it."""
+    state = extract_state_dict(safe_load(fetch(str(source))))
+    if prefix:
+        state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    report = load_state_dict(model, state, strict)
+    for key, got, want in report.skipped:
+        logger.warning(f"skipped {key}: checkpoint shape {got} != model shape {want}")
+    logger.info(f"load checkpoint from {source}\n{report.table()}")
+    return report
+
+
+def read_checkpoint(source: str | Path) -> dict:
+    """The whole checkpoint (meta, state_dict, optimizer ...) as plain data."""
+    obj = safe_load(fetch(str(source)))
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"checkpoint '{source}' is not a dict")
+    return obj
+
+
+# ----------------------------------------------------------------------------- saving
+def save_checkpoint(obj: dict, path: str | Path) -> Path:
+    """Write ``obj`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,22 @@
+"""User-facing error types.
+
+Every mistake a user can make (a bad config key, a missing file, a label value out of range)
+raises one of these with a message that names the file or key and the fix. The CLI prints the
+message alone; ``--debug`` shows the traceback.
+"""
+
+
+class SeglabError(Exception):
+    """Base class of errors caused by user input rather than by a bug in seglab."""
+
+
+class ConfigError(SeglabError):
+    """A config file, key or value is wrong."""
+
+
+class DatasetError(SeglabError):
+    """Dataset files are missing, unreadable or inconsistent."""
+
+
+class CheckpointError(SeglabError):
+    """A checkpoint cannot be found, downloaded or loaded."""

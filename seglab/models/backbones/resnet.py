@@ -1,0 +1,249 @@
+"""ResNet backbones (ResNet, ResNetV1c, ResNetV1d) with dilation for dense prediction.
+
+Parameter names match MMSegmentation's (``stem.0``, ``layer1.0.conv1``, ``layer1.0.bn1``,
+``layer1.0.downsample.0`` ...), so its checkpoints and ImageNet-pretrained files load as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from seglab.errors import ConfigError
+from seglab.models.layers import build_norm
+from seglab.registry import MODELS
+
+
+def conv3x3(inp: int, out: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(inp, out, 3, stride=stride, padding=dilation, dilation=dilation, bias=False)
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, dilation: int = 1,
+                 downsample: nn.Module | None = None, norm_cfg: dict | None = None, with_cp: bool = False) -> None:
+        super().__init__()
+        self.conv1 = conv3x3(inplanes, planes, stride, dilation)
+        self.bn1 = build_norm(norm_cfg, planes)[1]
+        # MMSegmentation's BasicBlock keeps the second conv undilated; so do we, for weight parity.
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = build_norm(norm_cfg, planes)[1]
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.with_cp = with_cp
+
+    def _residual(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return out + identity
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            return self.relu(checkpoint(self._residual, x, use_reentrant=False))
+        return self.relu(self._residual(x))
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, dilation: int = 1,
+                 downsample: nn.Module | None = None, norm_cfg: dict | None = None, with_cp: bool = False,
+                 style: str = "pytorch") -> None:
+        super().__init__()
+        # 'pytorch' puts the stride on the 3x3 conv, 'caffe' on the first 1x1.
+        stride1, stride2 = (1, stride) if style == "pytorch" else (stride, 1)
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, stride=stride1, bias=False)
+        self.bn1 = build_norm(norm_cfg, planes)[1]
+        self.conv2 = conv3x3(planes, planes, stride2, dilation)
+        self.bn2 = build_norm(norm_cfg, planes)[1]
+        self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
+        self.bn3 = build_norm(norm_cfg, planes * self.expansion)[1]
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.with_cp = with_cp
+
+    def _residual(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return out + identity
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            return self.relu(checkpoint(self._residual, x, use_reentrant=False))
+        return self.relu(self._residual(x))
+
+
+ARCH = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+@MODELS.register()
+class ResNet(nn.Module):
+    """ResNet with per-stage ``strides``/``dilations``; ``deep_stem`` and ``avg_down`` give V1c/V1d."""
+
+    def __init__(
+        self,
+        depth: int,
+        in_channels: int = 3,
+        stem_channels: int = 64,
+        base_channels: int = 64,
+        num_stages: int = 4,
+        strides: Sequence[int] = (1, 2, 2, 2),
+        dilations: Sequence[int] = (1, 1, 1, 1),
+        out_indices: Sequence[int] = (0, 1, 2, 3),
+        style: str = "pytorch",
+        deep_stem: bool = False,
+        avg_down: bool = False,
+        frozen_stages: int = -1,
+        conv_cfg: dict | None = None,
+        norm_cfg: dict | None = dict(type="BN", requires_grad=True),  # noqa: B006
+        norm_eval: bool = False,
+        dcn: dict | None = None,
+        stage_with_dcn: Sequence[bool] = (False, False, False, False),
+        plugins: list | None = None,
+        multi_grid: Sequence[int] | None = None,
+        contract_dilation: bool = False,
+        with_cp: bool = False,
+        zero_init_residual: bool = True,
+        pretrained: str | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
+        super().__init__()
+        if depth not in ARCH:
+            raise ConfigError(f"ResNet depth {depth} is not one of {sorted(ARCH)}")
+        for name, value in (("dcn", dcn), ("plugins", plugins), ("multi_grid", multi_grid), ("conv_cfg", conv_cfg)):
+            if value:
+                raise ConfigError(f"ResNet option '{name}' is not supported by seglab yet; remove it from the config")
+        if style not in ("pytorch", "caffe"):
+            raise ConfigError(f"ResNet style must be 'pytorch' or 'caffe', got '{style}'")
+        block, stage_blocks = ARCH[depth]
+        self.depth = depth
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.deep_stem = deep_stem
+        self.init_cfg = init_cfg or (dict(type="Pretrained", checkpoint=pretrained) if pretrained else None)
+        self._build_stem(in_channels, stem_channels, norm_cfg)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        inplanes = stem_channels
+        self.res_layers: list[str] = []
+        for i in range(num_stages):
+            planes = base_channels * 2**i
+            layer = self._make_layer(
+                block, inplanes, planes, stage_blocks[i], strides[i], dilations[i],
+                avg_down, contract_dilation, norm_cfg, with_cp, style,
+            )
+            inplanes = planes * block.expansion
+            name = f"layer{i + 1}"
+            self.add_module(name, layer)
+            self.res_layers.append(name)
+        self.feat_dim = inplanes
+        self._init_weights(zero_init_residual)
+        self._freeze_stages()
+
+    def _init_weights(self, zero_init_residual: bool) -> None:
+        """He init for convs, unit norms; the last norm of each block starts at zero when asked."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.modules.batchnorm._BatchNorm | nn.GroupNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        if zero_init_residual:
+            for module in self.modules():
+                if isinstance(module, Bottleneck):
+                    nn.init.zeros_(module.bn3.weight)
+                elif isinstance(module, BasicBlock):
+                    nn.init.zeros_(module.bn2.weight)
+
+    def _build_stem(self, in_channels: int, stem_channels: int, norm_cfg: dict | None) -> None:
+        if self.deep_stem:
+            half = stem_channels // 2
+            layers: list[nn.Module] = []
+            for cin, cout, stride in ((in_channels, half, 2), (half, half, 1), (half, stem_channels, 1)):
+                layers += [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+                           build_norm(norm_cfg, cout)[1], nn.ReLU(inplace=True)]
+            self.stem = nn.Sequential(*layers)
+        else:
+            self.conv1 = nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3, bias=False)
+            self.bn1 = build_norm(norm_cfg, stem_channels)[1]
+            self.relu = nn.ReLU(inplace=True)
+
+    @staticmethod
+    def _make_layer(block, inplanes, planes, num_blocks, stride, dilation, avg_down, contract_dilation,
+                    norm_cfg, with_cp, style) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or inplanes != planes * block.expansion:
+            parts: list[nn.Module] = []
+            conv_stride = stride
+            if avg_down:
+                conv_stride = 1
+                parts.append(nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False))
+            parts += [nn.Conv2d(inplanes, planes * block.expansion, 1, stride=conv_stride, bias=False),
+                      build_norm(norm_cfg, planes * block.expansion)[1]]
+            downsample = nn.Sequential(*parts)
+        first_dilation = dilation // 2 if contract_dilation and dilation > 1 else dilation
+        extra = {"style": style} if block is Bottleneck else {}
+        blocks = [block(inplanes, planes, stride, first_dilation, downsample, norm_cfg, with_cp, **extra)]
+        inplanes = planes * block.expansion
+        blocks += [block(inplanes, planes, 1, dilation, None, norm_cfg, with_cp, **extra) for _ in range(1, num_blocks)]
+        return nn.Sequential(*blocks)
+
+    def _stem_modules(self) -> list[nn.Module]:
+        return [self.stem] if self.deep_stem else [self.conv1, self.bn1]
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        modules = self._stem_modules() + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
+        for module in modules:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> ResNet:
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = self.stem(x) if self.deep_stem else self.relu(self.bn1(self.conv1(x)))
+        x = self.maxpool(x)
+        outs = []
+        for i, name in enumerate(self.res_layers):
+            x = getattr(self, name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+
+@MODELS.register()
+class ResNetV1c(ResNet):
+    """ResNet with a deep 3x3 stem: the backbone of MMSegmentation's *_r50-d8 models."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(deep_stem=True, avg_down=False, **kwargs)
+
+
+@MODELS.register()
+class ResNetV1d(ResNet):
+    """ResNetV1c plus average-pool downsampling in the shortcut."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(deep_stem=True, avg_down=True, **kwargs)

@@ -1,0 +1,44 @@
+"""FCN head: a few convolutions then the classifier (also the usual auxiliary head)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from seglab.errors import ConfigError
+from seglab.models.heads.decode_head import BaseDecodeHead
+from seglab.models.layers import ConvModule
+from seglab.registry import MODELS
+
+
+@MODELS.register()
+class FCNHead(BaseDecodeHead):
+    """``num_convs`` k x k convs; ``concat_input`` fuses the input back in before classifying."""
+
+    def __init__(
+        self, num_convs: int = 2, kernel_size: int = 3, concat_input: bool = True, dilation: int = 1, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        if num_convs == 0 and self.in_channels != self.channels:
+            raise ConfigError("FCNHead with num_convs=0 needs in_channels == channels")
+        conv_args = dict(norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+        padding = (kernel_size // 2) * dilation
+        convs = [
+            ConvModule(self.in_channels if i == 0 else self.channels, self.channels, kernel_size,
+                       padding=padding, dilation=dilation, **conv_args)
+            for i in range(num_convs)
+        ]
+        self.convs = nn.Sequential(*convs) if convs else nn.Identity()
+        self.concat_input = concat_input
+        if concat_input:
+            self.conv_cat = ConvModule(self.in_channels + self.channels, self.channels, kernel_size,
+                                       padding=kernel_size // 2, **conv_args)
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        x = self._transform_inputs(inputs)
+        feats = self.convs(x)
+        if self.concat_input:
+            feats = self.conv_cat(torch.cat([x, feats], dim=1))
+        return self.cls_seg(feats)

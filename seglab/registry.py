@@ -113,4 +113,5 @@ PARAM_SCHEDULERS = Registry("param scheduler")
 from seglab.data import datasets as _datasets  # noqa: E402,F401
 from seglab.data import transforms as _transforms  # noqa: E402,F401
 from seglab.evaluation import metrics as _metrics  # noqa: E402,F401
+from seglab.engine import optim as _optim  # noqa: E402,F401
 from seglab.models import registered as _models  # noqa: E402,F401

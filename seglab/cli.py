@@ -1,0 +1,193 @@
+"""The ``seglab`` command: train, test, quickstart, make-dummy, check-data (and more to come).
+
+User mistakes raise ``SeglabError`` subclasses; they are printed as one line (``--debug`` shows
+the traceback) and the command exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from seglab import __version__
+from seglab.errors import SeglabError
+
+NOT_YET = {
+    "infer": "predict label maps and overlays for your images",
+    "plot": "draw training curves from a work dir",
+    "benchmark": "measure parameters, FLOPs and throughput",
+}
+
+
+def _add_cfg_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", default=None,
+                        help="override config keys, e.g. train_cfg.max_iters=100 'crop_size=(256,256)'")
+
+
+def _add_launcher(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
+                        help="accepted for MMSegmentation habits; torchrun's environment decides")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seglab", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"seglab {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a model from a config")
+    train.add_argument("config")
+    train.add_argument("--work-dir", help="where logs and checkpoints go (default work_dirs/<config name>)")
+    train.add_argument("--resume", nargs="?", const="auto", default=None, metavar="PATH",
+                       help="resume from the work dir's last checkpoint, or from PATH")
+    train.add_argument("--amp", action="store_true", help="mixed precision (bfloat16 on CPU, float16 on CUDA)")
+    _add_cfg_options(train)
+    _add_launcher(train)
+
+    test = sub.add_parser("test", help="evaluate a checkpoint on the config's test set")
+    test.add_argument("config")
+    test.add_argument("checkpoint")
+    test.add_argument("--work-dir")
+    _add_cfg_options(test)
+    _add_launcher(test)
+
+    quick = sub.add_parser("quickstart", help="make a synthetic dataset and train a small DeepLabV3+ on it")
+    quick.add_argument("--work-dir", default="work_dirs/quickstart")
+    quick.add_argument("--iters", type=int, default=None, help="training iterations (default: enough for a good mIoU)")
+
+    dummy = sub.add_parser("make-dummy", help="write a synthetic img_dir/ann_dir dataset")
+    dummy.add_argument("out")
+    dummy.add_argument("--style", choices=["learnable", "tutorial"], default="learnable")
+    dummy.add_argument("--classes", type=int, default=3, help="number of classes, background included")
+    dummy.add_argument("--train", type=int, default=50, help="training images")
+    dummy.add_argument("--val", type=int, default=10, help="validation images")
+    dummy.add_argument("--size", type=int, default=None, help="image side (default 256 for tutorial, 128 otherwise)")
+    dummy.add_argument("--seed", type=int, default=0)
+
+    check = sub.add_parser("check-data", help="find dataset problems before training")
+    check.add_argument("target", help="a config file, or a dataset root with img_dir/ and ann_dir/")
+    check.add_argument("--num-classes", type=int, default=None)
+    check.add_argument("--ignore-index", type=int, default=255)
+    _add_cfg_options(check)
+
+    for name, what in NOT_YET.items():
+        later = sub.add_parser(name, help=f"{what} (not available yet)")
+        later.add_argument("args", nargs="*")
+    return parser
+
+
+def load_config(path: str, options: list[str] | None):
+    from seglab.config import Config, parse_cfg_options
+
+    cfg = Config.fromfile(path)
+    if options:
+        cfg.merge_from_dict(parse_cfg_options(options))
+    return cfg
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from seglab.engine.runner import Runner
+
+    cfg = load_config(args.config, args.cfg_options)
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    if args.resume == "auto":
+        cfg.resume = True
+    elif args.resume:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.amp:
+        cfg.optim_wrapper = {**cfg.optim_wrapper, "type": "AmpOptimWrapper"}
+    Runner.from_cfg(cfg).train()
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from seglab.engine.runner import Runner
+
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.load_from = args.checkpoint
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    Runner.from_cfg(cfg).test()
+    return 0
+
+
+def cmd_make_dummy(args: argparse.Namespace) -> int:
+    from seglab.data.synthetic import DummySpec, make_dummy_dataset
+
+    size = args.size or (256 if args.style == "tutorial" else 128)
+    num_classes = 2 if args.style == "tutorial" else args.classes
+    spec = DummySpec(Path(args.out), args.style, num_classes, args.train, args.val, size, args.seed)
+    try:
+        counts = make_dummy_dataset(spec)
+    except ValueError as err:
+        raise SeglabError(str(err)) from None
+    print(f"wrote {counts['train']} train and {counts['val']} val images ({size}x{size}, "
+          f"{num_classes} classes, style '{args.style}') to {spec.out}/img_dir and {spec.out}/ann_dir")
+    return 0
+
+
+def cmd_check_data(args: argparse.Namespace) -> int:
+    from seglab.data.check import check_dataset, splits_from_config, splits_from_folder
+
+    target = Path(args.target)
+    if target.suffix == ".py":
+        cfg = load_config(args.target, args.cfg_options)
+        specs, num_classes, ignore_index, classes = splits_from_config(cfg)
+        num_classes = args.num_classes or num_classes
+    else:
+        specs, num_classes, ignore_index, classes = splits_from_folder(target), args.num_classes, args.ignore_index, None
+    report = check_dataset(specs, num_classes, ignore_index, classes)
+    print(report.text())
+    return 1 if report.errors else 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from seglab.quickstart import run_quickstart
+
+    run_quickstart(Path(args.work_dir), args.iters)
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "test": cmd_test,
+    "make-dummy": cmd_make_dummy,
+    "check-data": cmd_check_data,
+    "quickstart": cmd_quickstart,
+}
+
+
+def error_message(err: Exception) -> str:
+    """The user-facing line; errors re-raised from DataLoader workers carry the worker's traceback."""
+    text = str(err)
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        text = last.split(": ", 1)[1] if ": " in last else last
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command in NOT_YET:
+        print(f"seglab {args.command}: not available yet in seglab {__version__} "
+              f"(it will {NOT_YET[args.command]})", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except SeglabError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {error_message(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

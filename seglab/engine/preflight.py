@@ -1,0 +1,100 @@
+"""Checks run before anything heavy is built, so classic config mistakes fail in one line."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seglab.data.io import read_label
+from seglab.data.transforms import reduce_zero
+from seglab.engine.checkpoint import fetch
+from seglab.errors import ConfigError
+
+SAMPLED_LABELS = 16
+SIZE_CHANGING = {"RandomResize", "RandomCrop", "RandomRotate", "Resize", "RandomChoiceResize"}
+
+
+def check_load_from(cfg: dict) -> None:
+    """``load_from`` must exist (URLs are fetched later); the error names the published URL."""
+    source = cfg.get("load_from")
+    if source and not str(source).startswith(("http://", "https://")):
+        fetch(str(source))
+
+
+def head_configs(model_cfg: dict) -> list[tuple[str, dict]]:
+    heads = [("model.decode_head", model_cfg.get("decode_head"))]
+    aux = model_cfg.get("auxiliary_head")
+    if isinstance(aux, dict):
+        heads.append(("model.auxiliary_head", aux))
+    elif aux:
+        heads += [(f"model.auxiliary_head[{i}]", h) for i, h in enumerate(aux)]
+    return [(name, h) for name, h in heads if isinstance(h, dict)]
+
+
+def check_num_classes(cfg: dict, classes: tuple | None) -> int:
+    """Every head predicts as many classes as the dataset names; returns that number."""
+    heads = head_configs(cfg.get("model") or {})
+    if not heads or "num_classes" not in heads[0][1]:
+        raise ConfigError("model.decode_head.num_classes is not set")
+    num_classes = heads[0][1]["num_classes"]
+    for name, head in heads:
+        if head.get("num_classes") != num_classes:
+            raise ConfigError(f"{name}.num_classes={head.get('num_classes')} but model.decode_head.num_classes="
+                              f"{num_classes}; set both to the number of classes")
+    if classes is not None and len(classes) != num_classes:
+        raise ConfigError(
+            f"model.decode_head.num_classes={num_classes} but the dataset names {len(classes)} classes "
+            f"{tuple(classes)[:6]}{'...' if len(classes) > 6 else ''}: set num_classes={len(classes)} in "
+            "decode_head and auxiliary_head, or fix metainfo.classes"
+        )
+    return num_classes
+
+
+def check_label_values(dataset, num_classes: int, ignore_index: int) -> None:
+    """Read a spread of label files and fail on values the model cannot predict."""
+    infos = getattr(dataset, "data_list", None)
+    if not infos:
+        return
+    picks = np.linspace(0, len(infos) - 1, min(SAMPLED_LABELS, len(infos))).astype(int)
+    seen: set[int] = set()
+    for index in sorted(set(picks.tolist())):
+        info = infos[index]
+        if "seg_map_path" not in info:
+            return
+        label = read_label(info["seg_map_path"])
+        if info.get("reduce_zero_label"):
+            label = reduce_zero(label)
+        if info.get("label_map"):
+            source = label.copy()
+            for old, new in info["label_map"].items():
+                label[source == old] = new
+        values = set(np.unique(label).tolist())
+        seen |= values
+        bad = sorted(v for v in values if v >= num_classes and v != ignore_index)
+        if bad:
+            raise ConfigError(
+                f"label file '{info['seg_map_path']}' holds value(s) {bad[:8]}, but num_classes={num_classes} "
+                f"(valid: 0..{num_classes - 1}, {ignore_index} = ignore). Fix num_classes or the labels; "
+                "'seglab check-data CONFIG' lists every affected file"
+            )
+    if ignore_index in seen and seen <= {0, ignore_index} and num_classes >= 2:
+        raise ConfigError(
+            f"the sampled label files hold only 0 and {ignore_index}: binary masks saved as 0/255 make every "
+            f"foreground pixel 'ignore'. Save the foreground as 1 (label // 255); 'seglab check-data' finds them all"
+        )
+
+
+def check_batch_padding(cfg: dict) -> None:
+    """Random resizing/cropping with batches > 1 needs the preprocessor to pad to a common size."""
+    loader = cfg.get("train_dataloader") or {}
+    dataset = loader.get("dataset") or {}
+    pipeline = dataset.get("pipeline") or []
+    pre = (cfg.get("model") or {}).get("data_preprocessor") or {}
+    if loader.get("batch_size", 1) <= 1 or pre.get("size") or pre.get("size_divisor"):
+        return
+    changing = [t.get("type") for t in pipeline if isinstance(t, dict) and t.get("type") in SIZE_CHANGING]
+    if changing:
+        raise ConfigError(
+            f"the train pipeline ({', '.join(changing)}) can give images of different sizes in a batch of "
+            f"{loader['batch_size']}, and model.data_preprocessor sets neither size nor size_divisor: add "
+            "size=crop_size to model.data_preprocessor"
+        )

@@ -1,0 +1,321 @@
+"""Runner: builds data, model, optimizer and hooks from a config and runs training, validation and test.
+
+It reads the keys MMSegmentation configs use (``train_cfg``, ``optim_wrapper``, ``param_scheduler``,
+``default_hooks``, ``load_from``, ``resume`` ...) and writes ``work_dirs/<config>/`` the same way:
+``<timestamp>/<timestamp>.log``, ``<timestamp>/vis_data/scalars.json``, ``iter_N.pth``, ``last_checkpoint``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from seglab import __version__
+from seglab.config import Config
+from seglab.data.loader import build_dataloader
+from seglab.engine import dist, preflight
+from seglab.engine.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from seglab.engine.hooks import build_hooks
+from seglab.engine.log import ScalarWriter, progress_tag, setup_logging
+from seglab.engine.optim import LRSchedule, build_optim_wrapper
+from seglab.engine.settings import apply_environment, collect_notices, restore_rng, rng_state
+from seglab.errors import ConfigError
+from seglab.evaluation.metrics import format_table
+from seglab.models.builder import build_model
+from seglab.registry import METRICS
+
+logger = logging.getLogger("seglab")
+
+
+class Runner:
+    """One experiment: ``Runner.from_cfg(cfg).train()`` or ``.test()``."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        dist.init(((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend"))
+        stem = Path(cfg.filename).stem if cfg.filename else "seglab"
+        self.work_dir = Path(cfg.get("work_dir") or Path("work_dirs") / stem).resolve()
+        self.timestamp = dist.broadcast_object(time.strftime("%Y%m%d_%H%M%S"))
+        self.log_dir = self.work_dir / self.timestamp
+        setup_logging(self.log_dir / f"{self.timestamp}.log", cfg.get("log_level", "INFO"))
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.seed = apply_environment(cfg)
+        vis_backends = [b.get("type") for b in (cfg.get("visualizer") or {}).get("vis_backends") or []]
+        self.scalars = ScalarWriter(self.log_dir / "vis_data", self.timestamp, "TensorboardVisBackend" in vis_backends)
+        for notice in collect_notices(cfg):
+            logger.info(notice)
+        if dist.is_main():
+            cfg.dump(self.work_dir / f"{stem}.py")
+            cfg.dump(self.log_dir / "vis_data" / "config.py")
+        self.model: nn.Module | None = None
+        self.iter = self.epoch = self.inner_iter = 0
+        self.max_iters = 0
+        self.max_epochs: int | None = None
+        self.epoch_length = 1
+        self.by_epoch = False
+        self.log_window = (cfg.get("log_processor") or {}).get("window_size", 10)
+        self.dataset_meta: dict = {}
+
+    @classmethod
+    def from_cfg(cls, cfg: Config) -> Runner:
+        return cls(cfg)
+
+    # ------------------------------------------------------------------ building
+    def _resume_source(self) -> str | None:
+        resume = self.cfg.get("resume", False)
+        if not resume:
+            return None
+        if isinstance(resume, str):
+            return resume
+        if self.cfg.get("load_from"):
+            return str(self.cfg.load_from)
+        marker = self.work_dir / "last_checkpoint"
+        if marker.is_file() and Path(marker.read_text().strip()).is_file():
+            return marker.read_text().strip()
+        logger.warning(f"resume=True but no checkpoint was found in {self.work_dir}; training from the start")
+        return None
+
+    def _build_model(self, load_pretrained: bool) -> nn.Module:
+        model = build_model(self.cfg.model, load_pretrained=load_pretrained).to(self.device)
+        self.model = model
+        return model
+
+    def _build_evaluation(self, mode: str):
+        loader_cfg = self.cfg.get(f"{mode}_dataloader")
+        evaluator = self.cfg.get(f"{mode}_evaluator")
+        if not loader_cfg or not evaluator or self.cfg.get(f"{mode}_cfg") is None:
+            return None, None
+        loader = build_dataloader(loader_cfg, self.seed, training=False, name=f"{mode}_dataloader")
+        evaluator = evaluator[0] if isinstance(evaluator, list | tuple) else evaluator
+        return loader, METRICS.build(evaluator)
+
+    def _wrap_distributed(self, model: nn.Module) -> nn.Module:
+        if not dist.is_distributed():
+            return model
+        if self.device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            return nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index or 0])
+        return nn.parallel.DistributedDataParallel(model)
+
+    # ------------------------------------------------------------------ training
+    def train(self) -> dict[str, float]:
+        cfg = self.cfg
+        resume_from = self._resume_source()
+        if not resume_from:
+            preflight.check_load_from(cfg)
+        preflight.check_batch_padding(cfg)
+        train_loader = build_dataloader(cfg.train_dataloader, self.seed, training=True, name="train_dataloader")
+        dataset = train_loader.dataset
+        self.dataset_meta = dataset.dataset_meta
+        num_classes = preflight.check_num_classes(cfg, self.dataset_meta.get("classes"))
+        ignore_index = cfg.model.decode_head.get("ignore_index", 255)
+        preflight.check_label_values(dataset, num_classes, ignore_index)
+        val_loader, val_metric = self._build_evaluation("val")
+        self.logger_hook, self.ckpt_hook, notices = build_hooks(cfg.get("default_hooks"))
+        for notice in notices:
+            logger.info(notice)
+        for hook in cfg.get("custom_hooks") or []:
+            logger.info(f"custom_hooks: {hook.get('type')} is not supported by seglab and is ignored")
+
+        model = self._build_model(load_pretrained=not (cfg.get("load_from") or resume_from))
+        if cfg.get("load_from") and not resume_from:
+            load_checkpoint(model, cfg.load_from)
+        self._setup_loop(cfg.get("train_cfg") or {}, train_loader)
+        self.optim = build_optim_wrapper(model, cfg.optim_wrapper, device_type=self.device.type)
+        if self.optim.amp_dtype is not None:
+            logger.info(f"mixed precision: autocast to {self.optim.amp_dtype} on {self.device.type}")
+        self.schedule = LRSchedule(cfg.get("param_scheduler"), self.optim.optimizer, self.by_epoch, self.epoch_length)
+        if resume_from:
+            self._resume(resume_from, train_loader)
+        self.ddp_model = self._wrap_distributed(model)
+        logger.info(f"work_dir: {self.work_dir}")
+        metrics: dict[str, float] = {}
+        if self.by_epoch:
+            metrics = self._train_epochs(train_loader, val_loader, val_metric)
+        else:
+            metrics = self._train_iters(train_loader, val_loader, val_metric)
+        self.scalars.close()
+        return metrics
+
+    def _setup_loop(self, train_cfg: dict, loader) -> None:
+        loop = train_cfg.get("type", "IterBasedTrainLoop")
+        self.val_interval = int(train_cfg.get("val_interval", 1))
+        self.val_begin = int(train_cfg.get("val_begin", 1))
+        self.epoch_length = max(len(loader), 1)
+        if loop == "IterBasedTrainLoop":
+            if "max_iters" not in train_cfg:
+                raise ConfigError("train_cfg type IterBasedTrainLoop needs max_iters")
+            self.max_iters = int(train_cfg["max_iters"])
+        elif loop == "EpochBasedTrainLoop":
+            if "max_epochs" not in train_cfg:
+                raise ConfigError("train_cfg type EpochBasedTrainLoop needs max_epochs")
+            self.by_epoch = True
+            self.max_epochs = int(train_cfg["max_epochs"])
+            self.max_iters = self.max_epochs * self.epoch_length
+        else:
+            raise ConfigError(f"unknown train_cfg type '{loop}'; use IterBasedTrainLoop or EpochBasedTrainLoop")
+
+    def _train_iters(self, loader, val_loader, val_metric) -> dict[str, float]:
+        sampler = loader.sampler
+        if hasattr(sampler, "start"):
+            sampler.start = self.iter * loader.batch_size
+        batches = iter(loader)
+        metrics: dict[str, float] = {}
+        while self.iter < self.max_iters:
+            self.inner_iter = self.iter
+            self._train_step(batches)
+            self.ckpt_hook.after_train_iter(self)
+            step = self.iter + 1
+            if val_loader is not None and step >= self.val_begin and (
+                step % self.val_interval == 0 or step == self.max_iters
+            ):
+                metrics = self.validate(val_loader, val_metric)
+            self.iter += 1
+        return metrics
+
+    def _train_epochs(self, loader, val_loader, val_metric) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        while self.epoch < (self.max_epochs or 0):
+            if hasattr(loader.sampler, "set_epoch"):
+                loader.sampler.set_epoch(self.epoch)
+            batches = iter(loader)
+            for self.inner_iter in range(self.epoch_length):
+                self._train_step(batches)
+                self.iter += 1
+            self.iter -= 1  # hooks see the index of the epoch's last iteration
+            self.ckpt_hook.after_train_epoch(self)
+            epoch = self.epoch + 1
+            if val_loader is not None and epoch >= self.val_begin and (
+                epoch % self.val_interval == 0 or epoch == self.max_epochs
+            ):
+                metrics = self.validate(val_loader, val_metric)
+            self.iter += 1
+            self.epoch += 1
+        return metrics
+
+    def _train_step(self, batches) -> None:
+        start = time.perf_counter()
+        self.schedule.set_step(self.iter, self.epoch)
+        batch = next(batches)
+        data_time = time.perf_counter() - start
+        model = self.ddp_model
+        model.train()
+        inputs, samples = self.model.data_preprocessor(batch, training=True)
+        with self.optim.autocast():
+            losses = model(inputs, samples, mode="loss")
+        total = sum(v for k, v in losses.items() if "loss" in k)
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"loss became {total.item()} at iteration {self.iter + 1}; lower the learning rate")
+        self.optim.update(total)
+        values = {"data_time": data_time, "loss": float(total)}
+        values.update({k: float(v) for k, v in losses.items()})
+        values["time"] = time.perf_counter() - start
+        if self.device.type == "cuda":
+            values["memory"] = torch.cuda.max_memory_allocated() // (1024 * 1024)
+        self.logger_hook.after_train_iter(self, values)
+
+    def current_lr(self) -> float:
+        return float(self.optim.param_groups[0]["lr"])
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self, loader, metric, mode: str = "val") -> dict[str, float]:
+        """Predict every batch of ``loader``, log the class table and the summary line."""
+        model = self.model
+        model.eval()
+        classes = self.dataset_meta.get("classes") or loader.dataset.dataset_meta.get("classes")
+        if classes is None:
+            classes = tuple(str(i) for i in range(model.num_classes))
+        metric.reset(classes)
+        total = len(loader)
+        times, data_times = [], []
+        start = time.perf_counter()
+        bar = tqdm(loader, desc=mode, total=total, disable=not dist.is_main() or None, leave=False)
+        for i, batch in enumerate(bar):
+            data_times.append(time.perf_counter() - start)
+            inputs, samples = model.data_preprocessor(batch, training=False)
+            metric.process(model.predict(inputs, samples))
+            times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            interval = getattr(getattr(self, "logger_hook", None), "interval", 50)
+            if (i + 1) % interval == 0 and i + 1 < total:
+                eta = int(np.mean(times) * (total - i - 1))
+                logger.info(f"{progress_tag(mode, i + 1, total)}    eta: {eta // 3600}:{eta % 3600 // 60:02d}:"
+                            f"{eta % 60:02d}  time: {np.mean(times[-10:]):.4f}  data_time: {np.mean(data_times[-10:]):.4f}")
+        summary, per_class = metric.compute()
+        logger.info("per class results:\n" + format_table(classes, per_class))
+        timing = {"data_time": float(np.mean(data_times)), "time": float(np.mean(times))}
+        shown = "  ".join(f"{k}: {v:.4f}" for k, v in {**summary, **timing}.items())
+        logger.info(f"{progress_tag(mode, total, total)}    {shown}")
+        return {**summary, **timing}
+
+    def validate(self, loader, metric) -> dict[str, float]:
+        results = self.evaluate(loader, metric, "val")
+        self.scalars.write({**results, "step": self.epoch + 1 if self.by_epoch else self.iter + 1})
+        self.ckpt_hook.after_val(self, results)
+        return results
+
+    def test(self) -> dict[str, float]:
+        """Evaluate ``load_from`` (the checkpoint) on ``test_dataloader`` with ``test_evaluator``."""
+        cfg = self.cfg
+        if not cfg.get("load_from"):
+            raise ConfigError("test needs a checkpoint: pass it on the command line or set load_from")
+        preflight.check_load_from(cfg)
+        loader, metric = self._build_evaluation("test")
+        if loader is None:
+            raise ConfigError("test needs test_dataloader, test_evaluator and test_cfg in the config")
+        model = self._build_model(load_pretrained=False)
+        load_checkpoint(model, cfg.load_from)
+        meta = read_checkpoint(cfg.load_from).get("meta") or {}
+        self.dataset_meta = loader.dataset.dataset_meta
+        if not self.dataset_meta.get("classes") and isinstance(meta.get("dataset_meta"), dict):
+            self.dataset_meta = meta["dataset_meta"]
+        results = self.evaluate(loader, metric, "test")
+        self.scalars.write({**results, "step": 0})
+        return results
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, path: Path, with_optimizer: bool = True) -> None:
+        meta = {
+            "seglab_version": __version__,
+            "epoch": self.epoch + 1 if self.by_epoch else self.epoch,
+            "iter": self.iter + 1,
+            "seed": self.seed,
+            "experiment_name": self.timestamp,
+            "time": time.strftime("%Y%m%d_%H%M%S"),
+            "dataset_meta": {"classes": tuple(self.dataset_meta.get("classes") or ()),
+                             "palette": [list(c) for c in self.dataset_meta.get("palette") or []]},
+            "rng": rng_state(),
+            "hook_msgs": self.ckpt_hook.state_dict(),
+        }
+        state = {"meta": meta, "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
+        if with_optimizer:
+            state["optimizer"] = self.optim.state_dict()["optimizer"]
+            if self.optim.scaler is not None:
+                state["loss_scaler"] = self.optim.scaler.state_dict()
+            state["param_schedulers"] = self.schedule.state_dict()
+        save_checkpoint(state, path)
+
+    def _resume(self, source: str, loader) -> None:
+        ckpt = read_checkpoint(source)
+        load_checkpoint(self.model, source, strict=True)
+        if "optimizer" not in ckpt:
+            raise ConfigError(f"cannot resume from '{source}': it was saved without optimizer state")
+        self.optim.load_state_dict({"optimizer": ckpt["optimizer"], "loss_scaler": ckpt.get("loss_scaler")}
+                                   if ckpt.get("loss_scaler") else {"optimizer": ckpt["optimizer"]})
+        meta = ckpt.get("meta") or {}
+        self.iter = int(meta.get("iter", 0))
+        self.epoch = int(meta.get("epoch", 0))
+        if meta.get("rng"):
+            restore_rng(meta["rng"])
+        self.ckpt_hook.load_state_dict(meta.get("hook_msgs") or {})
+        unit = f"epoch {self.epoch}" if self.by_epoch else f"iter {self.iter}"
+        logger.info(f"resumed from {source} at {unit}")

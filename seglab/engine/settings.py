@@ -1,0 +1,85 @@
+"""Process-wide settings from the config (seed, determinism, threads) and RNG state for resume."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import cv2
+import numpy as np
+import torch
+
+from seglab.engine import dist
+from seglab.errors import ConfigError
+
+logger = logging.getLogger("seglab")
+
+HONOURED_BACKENDS = {"LocalVisBackend", "TensorboardVisBackend"}
+
+
+def apply_environment(cfg: dict) -> int:
+    """Apply ``randomness`` and ``env_cfg``; returns the seed in use (random when none is set)."""
+    randomness = dict(cfg.get("randomness") or {})
+    unknown = set(randomness) - {"seed", "deterministic", "diff_rank_seed"}
+    if unknown:
+        raise ConfigError(f"randomness: unknown key(s) {sorted(unknown)}; accepted: seed, deterministic, diff_rank_seed")
+    seed = randomness.get("seed")
+    if seed is None:
+        seed = int(dist.broadcast_object(random.randint(0, 2**31 - 1)))
+    if randomness.get("diff_rank_seed"):
+        seed += dist.rank()
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if randomness.get("deterministic"):
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    env = cfg.get("env_cfg") or {}
+    if torch.cuda.is_available() and not randomness.get("deterministic"):
+        torch.backends.cudnn.benchmark = bool(env.get("cudnn_benchmark", False))
+    threads = (env.get("mp_cfg") or {}).get("opencv_num_threads")
+    if threads is not None:
+        cv2.setNumThreads(int(threads))
+    return int(seed)
+
+
+def collect_notices(cfg: dict) -> list[str]:
+    """One line for each setting seglab accepts but cannot act on here."""
+    notices = []
+    for backend in (cfg.get("visualizer") or {}).get("vis_backends") or []:
+        if backend.get("type") not in HONOURED_BACKENDS:
+            notices.append(f"visualizer backend {backend.get('type')} is not supported; scalars go to vis_data/scalars.json")
+    start = ((cfg.get("env_cfg") or {}).get("mp_cfg") or {}).get("mp_start_method")
+    if start and start != "fork":
+        notices.append(f"env_cfg.mp_cfg.mp_start_method='{start}' is not applied; data workers use the platform default")
+    if cfg.get("auto_scale_lr", {}).get("enable"):
+        notices.append("auto_scale_lr is not supported; the configured lr is used as is")
+    return notices
+
+
+def rng_state() -> dict:
+    """Python, NumPy and torch generator states as tensors and plain values (weights-only loadable)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    if "python" in state:
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
+    if "numpy" in state:
+        n = state["numpy"]
+        np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    if "torch" in state:
+        torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -281,7 +281,10 @@ def _strip_delete(value: Any) -> Any:
 
 
 def parse_cli_value(text: str) -> Any:
-    """Turn a ``--cfg-options`` value into Python: a literal where possible, else MMEngine's rules."""
+    """Turn a ``--cfg-options`` value into Python: a literal where possible, else MMEngine's rules
+    (``a,b`` is a list, ``true``/``none`` in any case are booleans/None, anything else a string)."""
+    if "," in text and not text.strip().startswith(("(", "[", "{", "'", '"')):
+        return [parse_cli_value(part) for part in text.split(",") if part != ""]
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -291,8 +294,6 @@ def parse_cli_value(text: str) -> Any:
         return lowered == "true"
     if lowered == "none":
         return None
-    if "," in text:
-        return [parse_cli_value(part) for part in text.split(",") if part != ""]
     return text
 
 

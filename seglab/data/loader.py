@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -136,6 +137,10 @@ def build_dataloader(cfg: dict, seed: int = 0, training: bool = True, name: str 
     except TypeError as err:
         raise ConfigError(f"{name}.sampler: {err}") from None
     num_workers = int(cfg.get("num_workers", 0))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if num_workers > cores:
+        logger.info(f"{name}.num_workers={num_workers} is more than the {cores} CPU cores here; using {cores}")
+        num_workers = cores
     return DataLoader(
         dataset,
         batch_size=int(cfg.get("batch_size", 1)),

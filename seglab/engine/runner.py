@@ -53,8 +53,12 @@ class Runner:
         for notice in collect_notices(cfg):
             logger.info(notice)
         if dist.is_main():
-            cfg.dump(self.work_dir / f"{stem}.py")
+            resolved = self.work_dir / f"{stem}.py"
+            if not (cfg.filename and resolved.exists() and resolved.samefile(cfg.filename)):
+                cfg.dump(resolved)
             cfg.dump(self.log_dir / "vis_data" / "config.py")
+        logger.info(f"seglab {__version__}, torch {torch.__version__}, device {self.device}, seed {self.seed}, "
+                    f"world size {dist.world_size()}")
         self.model: nn.Module | None = None
         self.iter = self.epoch = self.inner_iter = 0
         self.max_iters = 0
@@ -215,8 +219,8 @@ class Runner:
         if not torch.isfinite(total):
             raise FloatingPointError(f"loss became {total.item()} at iteration {self.iter + 1}; lower the learning rate")
         self.optim.update(total)
-        values = {"data_time": data_time, "loss": float(total)}
-        values.update({k: float(v) for k, v in losses.items()})
+        values = {"data_time": data_time, "loss": float(total.detach())}
+        values.update({k: float(v.detach()) for k, v in losses.items()})
         values["time"] = time.perf_counter() - start
         if self.device.type == "cuda":
             values["memory"] = torch.cuda.max_memory_allocated() // (1024 * 1024)

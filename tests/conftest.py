@@ -55,7 +55,17 @@ def tutorial_data(tmp_path_factory) -> Path:
     return root
 
 
-def tiny_config_text(data_root: Path, work_dir: Path, max_iters: int = 40, extra: str = "") -> str:
+def write_tiny_config(folder: Path, data_root: Path, max_iters: int = 40, extra: str = "", name: str = "tiny.py") -> Path:
+    """A tiny-model config inheriting the shipped runtime and schedule; ``extra`` lines go in a child
+    config that inherits it, so they merge the way a user's overrides do."""
+    base = folder / f"{Path(name).stem}_base.py"
+    base.write_text(tiny_config_text(data_root, folder / "work", max_iters))
+    path = folder / name
+    path.write_text(f"_base_ = './{base.name}'\n{extra}\n")
+    return path
+
+
+def tiny_config_text(data_root: Path, work_dir: Path, max_iters: int = 40) -> str:
     """A complete tiny-model config file that inherits the shipped runtime and schedule."""
     return f"""
 _base_ = ['mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_20k.py']
@@ -87,7 +97,6 @@ train_cfg = dict(max_iters={max_iters}, val_interval={max_iters})
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval={max_iters}))
 randomness = dict(seed=0)
 work_dir = {str(work_dir)!r}
-{extra}
 """
 
 
@@ -96,9 +105,7 @@ def tiny_config(tmp_path, learnable_data):
     """Factory: write a tiny config file and return its path."""
 
     def make(max_iters: int = 40, extra: str = "", name: str = "tiny.py") -> Path:
-        path = tmp_path / name
-        path.write_text(tiny_config_text(learnable_data, tmp_path / "work", max_iters, extra))
-        return path
+        return write_tiny_config(tmp_path, learnable_data, max_iters, extra, name)
 
     return make
 

@@ -172,6 +172,9 @@ class Runner:
         if hasattr(sampler, "start"):
             sampler.start = self.iter * loader.batch_size
         batches = iter(loader)
+        # Creating the iterator draws from torch's generator; an uninterrupted run drew that at
+        # iteration 0, so a resumed run restores the saved state only after drawing it.
+        self._restore_pending_rng()
         metrics: dict[str, float] = {}
         while self.iter < self.max_iters:
             self.inner_iter = self.iter
@@ -187,6 +190,7 @@ class Runner:
 
     def _train_epochs(self, loader, val_loader, val_metric) -> dict[str, float]:
         metrics: dict[str, float] = {}
+        self._restore_pending_rng()
         while self.epoch < (self.max_epochs or 0):
             if hasattr(loader.sampler, "set_epoch"):
                 loader.sampler.set_epoch(self.epoch)
@@ -308,6 +312,11 @@ class Runner:
             state["param_schedulers"] = self.schedule.state_dict()
         save_checkpoint(state, path)
 
+    def _restore_pending_rng(self) -> None:
+        if getattr(self, "_pending_rng", None):
+            restore_rng(self._pending_rng)
+            self._pending_rng = None
+
     def _resume(self, source: str, loader) -> None:
         ckpt = read_checkpoint(source)
         load_checkpoint(self.model, source, strict=True)
@@ -318,8 +327,7 @@ class Runner:
         meta = ckpt.get("meta") or {}
         self.iter = int(meta.get("iter", 0))
         self.epoch = int(meta.get("epoch", 0))
-        if meta.get("rng"):
-            restore_rng(meta["rng"])
+        self._pending_rng = meta.get("rng")
         self.ckpt_hook.load_state_dict(meta.get("hook_msgs") or {})
         unit = f"epoch {self.epoch}" if self.by_epoch else f"iter {self.iter}"
         logger.info(f"resumed from {source} at {unit}")

@@ -22,13 +22,22 @@ NOT_YET = {
 
 
 def _add_cfg_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", default=None,
-                        help="override config keys, e.g. train_cfg.max_iters=100 'crop_size=(256,256)'")
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        metavar="KEY=VALUE",
+        default=None,
+        help="override config keys, e.g. train_cfg.max_iters=100 'crop_size=(256,256)'",
+    )
 
 
 def _add_launcher(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
-                        help="accepted for MMSegmentation habits; torchrun's environment decides")
+    parser.add_argument(
+        "--launcher",
+        choices=["none", "pytorch", "slurm", "mpi"],
+        default="none",
+        help="accepted for MMSegmentation habits; torchrun's environment decides",
+    )
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
 
 
@@ -41,8 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model from a config")
     train.add_argument("config")
     train.add_argument("--work-dir", help="where logs and checkpoints go (default work_dirs/<config name>)")
-    train.add_argument("--resume", nargs="?", const="auto", default=None, metavar="PATH",
-                       help="resume from the work dir's last checkpoint, or from PATH")
+    train.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="PATH",
+        help="resume from the work dir's last checkpoint, or from PATH",
+    )
     train.add_argument("--amp", action="store_true", help="mixed precision (bfloat16 on CPU, float16 on CUDA)")
     _add_cfg_options(train)
     _add_launcher(train)
@@ -126,8 +141,10 @@ def cmd_make_dummy(args: argparse.Namespace) -> int:
         counts = make_dummy_dataset(spec)
     except ValueError as err:
         raise SeglabError(str(err)) from None
-    print(f"wrote {counts['train']} train and {counts['val']} val images ({size}x{size}, "
-          f"{num_classes} classes, style '{args.style}') to {spec.out}/img_dir and {spec.out}/ann_dir")
+    print(
+        f"wrote {counts['train']} train and {counts['val']} val images ({size}x{size}, "
+        f"{num_classes} classes, style '{args.style}') to {spec.out}/img_dir and {spec.out}/ann_dir"
+    )
     return 0
 
 
@@ -140,7 +157,12 @@ def cmd_check_data(args: argparse.Namespace) -> int:
         specs, num_classes, ignore_index, classes = splits_from_config(cfg)
         num_classes = args.num_classes or num_classes
     else:
-        specs, num_classes, ignore_index, classes = splits_from_folder(target), args.num_classes, args.ignore_index, None
+        specs, num_classes, ignore_index, classes = (
+            splits_from_folder(target),
+            args.num_classes,
+            args.ignore_index,
+            None,
+        )
     report = check_dataset(specs, num_classes, ignore_index, classes)
     print(report.text())
     return 1 if report.errors else 0
@@ -178,8 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     if args.command in NOT_YET:
-        print(f"seglab {args.command}: not available yet in seglab {__version__} "
-              f"(it will {NOT_YET[args.command]})", file=sys.stderr)
+        print(
+            f"seglab {args.command}: not available yet in seglab {__version__} (it will {NOT_YET[args.command]})",
+            file=sys.stderr,
+        )
         return 2
     try:
         return COMMANDS[args.command](args)

@@ -132,7 +132,7 @@ def resolve_config_path(path: str) -> Path:
             candidate = CONFIGS_DIR / path[len(prefix) :]
             if candidate.is_file():
                 return candidate
-            raise ConfigError(f"no shipped config '{path[len(prefix):]}' (looked in {CONFIGS_DIR})")
+            raise ConfigError(f"no shipped config '{path[len(prefix) :]}' (looked in {CONFIGS_DIR})")
     direct = Path(path)
     if direct.is_file():
         return direct.resolve()
@@ -194,9 +194,7 @@ def _read_base_list(source: str, path: Path) -> list[str]:
     except SyntaxError as err:
         raise ConfigError(f"{path}:{err.lineno}: syntax error in config: {err.msg}") from None
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == BASE_KEY for t in node.targets
-        ):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == BASE_KEY for t in node.targets):
             try:
                 value = ast.literal_eval(node.value)
             except ValueError:
@@ -232,8 +230,7 @@ def _exec_file(source: str, path: Path, base: dict) -> dict:
     return {
         key: value
         for key, value in namespace.items()
-        if not key.startswith("__")
-        and not isinstance(value, types.ModuleType | types.FunctionType | type)
+        if not key.startswith("__") and not isinstance(value, types.ModuleType | types.FunctionType | type)
     }
 
 

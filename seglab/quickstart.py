@@ -77,10 +77,15 @@ work_dir = {work_dir!r}
 def write_quickstart_config(work_dir: Path, data_root: Path, max_iters: int) -> Path:
     path = work_dir / "quickstart_config.py"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(CONFIG_TEMPLATE.format(
-        data_root=str(data_root.resolve()), max_iters=max_iters, classes=class_names(NUM_CLASSES),
-        num_classes=NUM_CLASSES, work_dir=str(work_dir.resolve()),
-    ))
+    path.write_text(
+        CONFIG_TEMPLATE.format(
+            data_root=str(data_root.resolve()),
+            max_iters=max_iters,
+            classes=class_names(NUM_CLASSES),
+            num_classes=NUM_CLASSES,
+            work_dir=str(work_dir.resolve()),
+        )
+    )
     return path
 
 

@@ -112,6 +112,6 @@ PARAM_SCHEDULERS = Registry("param scheduler")
 # Load every module that registers types (see the module docstring).
 from seglab.data import datasets as _datasets  # noqa: E402,F401
 from seglab.data import transforms as _transforms  # noqa: E402,F401
-from seglab.evaluation import metrics as _metrics  # noqa: E402,F401
 from seglab.engine import optim as _optim  # noqa: E402,F401
+from seglab.evaluation import metrics as _metrics  # noqa: E402,F401
 from seglab.models import registered as _models  # noqa: E402,F401

@@ -14,20 +14,55 @@ REFERENCE = REPO.parent / "shared" / "reference"
 
 TINY_MODEL = dict(
     type="EncoderDecoder",
-    data_preprocessor=dict(type="SegDataPreProcessor", mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-                           bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size=(64, 64)),
+    data_preprocessor=dict(
+        type="SegDataPreProcessor",
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_val=0,
+        seg_pad_val=255,
+        size=(64, 64),
+    ),
     pretrained=None,
-    backbone=dict(type="ResNetV1c", depth=18, stem_channels=16, base_channels=16, num_stages=4,
-                  out_indices=(0, 1, 2, 3), dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1),
-                  norm_cfg=dict(type="BN", requires_grad=True), contract_dilation=True),
-    decode_head=dict(type="DepthwiseSeparableASPPHead", in_channels=128, in_index=3, channels=32,
-                     dilations=(1, 12, 24, 36), c1_in_channels=16, c1_channels=8, dropout_ratio=0.1, num_classes=3,
-                     norm_cfg=dict(type="BN", requires_grad=True), align_corners=False,
-                     loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0)),
-    auxiliary_head=dict(type="FCNHead", in_channels=64, in_index=2, channels=16, num_convs=1, concat_input=False,
-                        dropout_ratio=0.1, num_classes=3, norm_cfg=dict(type="BN", requires_grad=True),
-                        align_corners=False,
-                        loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=0.4)),
+    backbone=dict(
+        type="ResNetV1c",
+        depth=18,
+        stem_channels=16,
+        base_channels=16,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        dilations=(1, 1, 2, 4),
+        strides=(1, 2, 1, 1),
+        norm_cfg=dict(type="BN", requires_grad=True),
+        contract_dilation=True,
+    ),
+    decode_head=dict(
+        type="DepthwiseSeparableASPPHead",
+        in_channels=128,
+        in_index=3,
+        channels=32,
+        dilations=(1, 12, 24, 36),
+        c1_in_channels=16,
+        c1_channels=8,
+        dropout_ratio=0.1,
+        num_classes=3,
+        norm_cfg=dict(type="BN", requires_grad=True),
+        align_corners=False,
+        loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
+    ),
+    auxiliary_head=dict(
+        type="FCNHead",
+        in_channels=64,
+        in_index=2,
+        channels=16,
+        num_convs=1,
+        concat_input=False,
+        dropout_ratio=0.1,
+        num_classes=3,
+        norm_cfg=dict(type="BN", requires_grad=True),
+        align_corners=False,
+        loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=0.4),
+    ),
     train_cfg=dict(),
     test_cfg=dict(mode="whole"),
 )
@@ -55,7 +90,9 @@ def tutorial_data(tmp_path_factory) -> Path:
     return root
 
 
-def write_tiny_config(folder: Path, data_root: Path, max_iters: int = 40, extra: str = "", name: str = "tiny.py") -> Path:
+def write_tiny_config(
+    folder: Path, data_root: Path, max_iters: int = 40, extra: str = "", name: str = "tiny.py"
+) -> Path:
     """A tiny-model config inheriting the shipped runtime and schedule; ``extra`` lines go in a child
     config that inherits it, so they merge the way a user's overrides do."""
     base = folder / f"{Path(name).stem}_base.py"

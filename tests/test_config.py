@@ -80,14 +80,18 @@ def test_dict_over_non_dict_needs_delete(tmp_path):
 
 def test_cfg_options_with_list_index_and_literals():
     cfg = Config.fromfile(REPO / "configs/deeplabv3plus/deeplabv3plus_r50-d8_dummy-test.py")
-    cfg.merge_from_dict(parse_cfg_options([
-        "train_dataloader.dataset.pipeline.2.scale=(128,64)",
-        "train_cfg.max_iters=20",
-        "model.decode_head.align_corners=True",
-        "load_from=None",
-        "model.backbone.out_indices=[0,1]",
-        "work_dir=my/dir",
-    ]))
+    cfg.merge_from_dict(
+        parse_cfg_options(
+            [
+                "train_dataloader.dataset.pipeline.2.scale=(128,64)",
+                "train_cfg.max_iters=20",
+                "model.decode_head.align_corners=True",
+                "load_from=None",
+                "model.backbone.out_indices=[0,1]",
+                "work_dir=my/dir",
+            ]
+        )
+    )
     assert cfg.train_dataloader.dataset.pipeline[2].scale == (128, 64)
     assert cfg.train_dataloader.dataset.pipeline[2].type == "RandomResize"
     assert cfg.train_cfg.max_iters == 20 and cfg.train_cfg.val_interval == 50
@@ -98,7 +102,12 @@ def test_cfg_options_with_list_index_and_literals():
 
 
 def test_cfg_options_mmengine_style_values():
-    assert parse_cfg_options(["a=true", "b=None", "c=1,2", "d=hello"]) == {"a": True, "b": None, "c": [1, 2], "d": "hello"}
+    assert parse_cfg_options(["a=true", "b=None", "c=1,2", "d=hello"]) == {
+        "a": True,
+        "b": None,
+        "c": [1, 2],
+        "d": "hello",
+    }
     with pytest.raises(ConfigError, match="key=value"):
         parse_cfg_options(["oops"])
 
@@ -146,9 +155,20 @@ def test_errors_name_the_file_and_the_fix(tmp_path):
 def test_shipped_configs_found_after_a_non_editable_install(tmp_path):
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet", "--target",
-         str(target), str(REPO)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--target",
+            str(target),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
     )
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); from seglab import Config; import seglab;"

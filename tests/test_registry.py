@@ -24,11 +24,32 @@ def test_unknown_key_of_a_subclass_lists_inherited_keys():
 
 
 def test_every_mmsegmentation_name_the_shipped_configs_use_is_registered():
-    for name in ["LoadImageFromFile", "LoadAnnotations", "Resize", "RandomResize", "RandomCrop", "RandomFlip",
-                 "PhotoMetricDistortion", "Pad", "RandomRotate", "PackSegInputs"]:
+    for name in [
+        "LoadImageFromFile",
+        "LoadAnnotations",
+        "Resize",
+        "RandomResize",
+        "RandomCrop",
+        "RandomFlip",
+        "PhotoMetricDistortion",
+        "Pad",
+        "RandomRotate",
+        "PackSegInputs",
+    ]:
         assert name in TRANSFORMS
     for name in ["BaseSegDataset", "CityscapesDataset", "PascalVOCDataset", "ADE20KDataset", "ConcatDataset"]:
         assert name in DATASETS
-    for name in ["EncoderDecoder", "SegDataPreProcessor", "ResNet", "ResNetV1c", "ResNetV1d", "ASPPHead",
-                 "DepthwiseSeparableASPPHead", "FCNHead", "CrossEntropyLoss", "DiceLoss", "FocalLoss"]:
+    for name in [
+        "EncoderDecoder",
+        "SegDataPreProcessor",
+        "ResNet",
+        "ResNetV1c",
+        "ResNetV1d",
+        "ASPPHead",
+        "DepthwiseSeparableASPPHead",
+        "FCNHead",
+        "CrossEntropyLoss",
+        "DiceLoss",
+        "FocalLoss",
+    ]:
         assert name in MODELS

@@ -89,9 +89,7 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
         return histogram
     images = _files(spec.img_dir, spec.img_suffix, IMAGE_SUFFIXES)
     labels = _files(spec.ann_dir, spec.seg_map_suffix, IMAGE_SUFFIXES)
-    report.lines.append(
-        f"[{spec.name}] {spec.img_dir} <-> {spec.ann_dir}: {len(images)} images, {len(labels)} labels"
-    )
+    report.lines.append(f"[{spec.name}] {spec.img_dir} <-> {spec.ann_dir}: {len(images)} images, {len(labels)} labels")
     if not images:
         report.errors.append(f"[{spec.name}] no images under '{spec.img_dir}' (img_suffix={spec.img_suffix!r})")
     unlabelled = [images[k] for k in images if k not in labels]

@@ -93,8 +93,7 @@ class BaseSegDataset(Dataset):
                     f"{list(default_classes)}; use type='BaseSegDataset' for your own classes"
                 )
             label_map = {
-                old: (classes.index(name) if name in classes else 255)
-                for old, name in enumerate(default_classes)
+                old: (classes.index(name) if name in classes else 255) for old, name in enumerate(default_classes)
             }
             if palette is None and default.get("palette"):
                 palette = [default["palette"][default_classes.index(c)] for c in classes]
@@ -107,9 +106,7 @@ class BaseSegDataset(Dataset):
                     f"metainfo has {len(classes)} classes but {len(palette)} palette colours; give one colour per class"
                 )
             palette = [list(c) for c in palette]
-        return dict(
-            classes=classes, palette=palette, label_map=label_map, reduce_zero_label=self.reduce_zero_label
-        )
+        return dict(classes=classes, palette=palette, label_map=label_map, reduce_zero_label=self.reduce_zero_label)
 
     def load_data_list(self) -> list[dict]:
         img_dir, ann_dir = Path(self.img_dir), Path(self.ann_dir)
@@ -123,9 +120,7 @@ class BaseSegDataset(Dataset):
             names = [line.strip() for line in ann_path.read_text().splitlines() if line.strip()]
         else:
             if not img_dir.is_dir():
-                raise DatasetError(
-                    f"image folder '{img_dir}' does not exist; check data_root and data_prefix.img_path"
-                )
+                raise DatasetError(f"image folder '{img_dir}' does not exist; check data_root and data_prefix.img_path")
             names = sorted(
                 str(p.relative_to(img_dir))[: -len(self.img_suffix)]
                 for p in img_dir.rglob(f"*{self.img_suffix}")
@@ -189,7 +184,9 @@ class PascalVOCDataset(BaseSegDataset):
 
     METAINFO = dict(classes=known.PASCAL_VOC_CLASSES, palette=known.PASCAL_VOC_PALETTE)
 
-    def __init__(self, ann_file: str = "", img_suffix: str = ".jpg", seg_map_suffix: str = ".png", **kwargs: Any) -> None:
+    def __init__(
+        self, ann_file: str = "", img_suffix: str = ".jpg", seg_map_suffix: str = ".png", **kwargs: Any
+    ) -> None:
         super().__init__(ann_file=ann_file, img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
 
 
@@ -199,15 +196,21 @@ class ADE20KDataset(BaseSegDataset):
 
     METAINFO = dict(classes=known.ADE20K_CLASSES, palette=known.ADE20K_PALETTE)
 
-    def __init__(self, img_suffix: str = ".jpg", seg_map_suffix: str = ".png", reduce_zero_label: bool = True, **kwargs: Any) -> None:
-        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, reduce_zero_label=reduce_zero_label, **kwargs)
+    def __init__(
+        self, img_suffix: str = ".jpg", seg_map_suffix: str = ".png", reduce_zero_label: bool = True, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, reduce_zero_label=reduce_zero_label, **kwargs
+        )
 
 
 @DATASETS.register()
 class ConcatDataset(Dataset):
     """Several datasets one after another (e.g. VOC train + SBD aug); metainfo of the first."""
 
-    def __init__(self, datasets: Sequence[dict | Dataset], ignore_keys: Sequence[str] | None = None, lazy_init: bool = False) -> None:
+    def __init__(
+        self, datasets: Sequence[dict | Dataset], ignore_keys: Sequence[str] | None = None, lazy_init: bool = False
+    ) -> None:
         self.datasets = [DATASETS.build(d) if isinstance(d, dict) else d for d in datasets]
         if not self.datasets:
             raise DatasetError("ConcatDataset needs at least one dataset")

@@ -150,9 +150,7 @@ class Resize:
             return self.scale
         h, w = results["img"].shape[:2]
         fx, fy = (
-            (self.scale_factor, self.scale_factor)
-            if isinstance(self.scale_factor, int | float)
-            else self.scale_factor
+            (self.scale_factor, self.scale_factor) if isinstance(self.scale_factor, int | float) else self.scale_factor
         )
         return int(w * fx + 0.5), int(h * fy + 0.5)
 
@@ -253,7 +251,9 @@ class RandomCrop:
 class RandomFlip:
     """Flip image and labels with probability ``prob`` (``direction``: horizontal, vertical, diagonal)."""
 
-    def __init__(self, prob: float | Sequence[float] | None = None, direction: str | Sequence[str] = "horizontal") -> None:
+    def __init__(
+        self, prob: float | Sequence[float] | None = None, direction: str | Sequence[str] = "horizontal"
+    ) -> None:
         directions = [direction] if isinstance(direction, str) else list(direction)
         probs = [prob] * len(directions) if isinstance(prob, int | float) else list(prob or [])
         if isinstance(prob, int | float) and len(directions) > 1:
@@ -375,7 +375,13 @@ class Pad:
     @staticmethod
     def pad(img: np.ndarray, h: int, w: int, value: float) -> np.ndarray:
         return cv2.copyMakeBorder(
-            np.ascontiguousarray(img), 0, h - img.shape[0], 0, w - img.shape[1], cv2.BORDER_CONSTANT, value=_scalar(value)
+            np.ascontiguousarray(img),
+            0,
+            h - img.shape[0],
+            0,
+            w - img.shape[1],
+            cv2.BORDER_CONSTANT,
+            value=_scalar(value),
         )
 
     def __call__(self, results: dict) -> dict:

@@ -51,8 +51,14 @@ class _Inert:
 
 
 _TORCH_REBUILD = {
-    "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
-    "_rebuild_parameter_with_state", "_rebuild_from_type_v2", "_rebuild_qtensor", "_rebuild_device_tensor_from_numpy",
+    "_rebuild_tensor",
+    "_rebuild_tensor_v2",
+    "_rebuild_tensor_v3",
+    "_rebuild_parameter",
+    "_rebuild_parameter_with_state",
+    "_rebuild_from_type_v2",
+    "_rebuild_qtensor",
+    "_rebuild_device_tensor_from_numpy",
 }
 
 

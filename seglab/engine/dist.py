@@ -56,3 +56,10 @@ def broadcast_object(obj: object) -> object:
     holder = [obj]
     torch_dist.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+def sync_buffers(module: torch.nn.Module) -> None:
+    """Give every process rank 0's buffers (BatchNorm running statistics drift apart per process)."""
+    if is_distributed():
+        for buffer in module.buffers():
+            torch_dist.broadcast(buffer, src=0)

@@ -27,9 +27,18 @@ BUILT_IN = {"IterTimerHook", "ParamSchedulerHook", "DistSamplerSeedHook", "Runti
 class LoggerHook:
     """Every ``interval`` iterations: one log line (window means) and one ``scalars.json`` record."""
 
-    def __init__(self, interval: int = 10, log_metric_by_epoch: bool = True, ignore_last: bool = True,
-                 interval_exp_name: int = 1000, out_dir: str | None = None, out_suffix=None,
-                 keep_local: bool = True, file_client_args=None, backend_args=None) -> None:
+    def __init__(
+        self,
+        interval: int = 10,
+        log_metric_by_epoch: bool = True,
+        ignore_last: bool = True,
+        interval_exp_name: int = 1000,
+        out_dir: str | None = None,
+        out_suffix=None,
+        keep_local: bool = True,
+        file_client_args=None,
+        backend_args=None,
+    ) -> None:
         if interval < 1:
             raise ConfigError("default_hooks.logger.interval must be >= 1")
         self.interval = interval
@@ -48,8 +57,12 @@ class LoggerHook:
             return
         means = self.smoother.means()
         lr = runner.current_lr()
-        parts = [format_value("lr", lr), f"eta: {self.smoother.eta(runner.max_iters - step)}",
-                 format_value("time", means["time"]), format_value("data_time", means["data_time"])]
+        parts = [
+            format_value("lr", lr),
+            f"eta: {self.smoother.eta(runner.max_iters - step)}",
+            format_value("time", means["time"]),
+            format_value("data_time", means["data_time"]),
+        ]
         if "memory" in values:
             parts.append(f"memory: {int(values['memory'])}")
         losses = {k: v for k, v in means.items() if k not in ("time", "data_time", "memory")}
@@ -69,11 +82,25 @@ class LoggerHook:
 class CheckpointHook:
     """Saves ``iter_N.pth``/``epoch_N.pth`` every ``interval``, keeps ``max_keep_ckpts``, tracks ``save_best``."""
 
-    def __init__(self, interval: int = -1, by_epoch: bool = True, save_optimizer: bool = True,
-                 save_param_scheduler: bool = True, out_dir: str | None = None, max_keep_ckpts: int = -1,
-                 save_last: bool = True, save_best: str | list | None = None, rule: str | None = None,
-                 greater_keys=None, less_keys=None, file_client_args=None, filename_tmpl: str | None = None,
-                 backend_args=None, published_keys=None, save_begin: int = 0) -> None:
+    def __init__(
+        self,
+        interval: int = -1,
+        by_epoch: bool = True,
+        save_optimizer: bool = True,
+        save_param_scheduler: bool = True,
+        out_dir: str | None = None,
+        max_keep_ckpts: int = -1,
+        save_last: bool = True,
+        save_best: str | list | None = None,
+        rule: str | None = None,
+        greater_keys=None,
+        less_keys=None,
+        file_client_args=None,
+        filename_tmpl: str | None = None,
+        backend_args=None,
+        published_keys=None,
+        save_begin: int = 0,
+    ) -> None:
         self.interval = interval
         self.by_epoch = by_epoch
         self.save_optimizer = save_optimizer
@@ -142,8 +169,11 @@ class CheckpointHook:
         dist.barrier()
 
     def state_dict(self) -> dict:
-        return {"best_score": self.best_score, "best_path": str(self.best_path) if self.best_path else None,
-                "saved": [str(p) for p in self.saved]}
+        return {
+            "best_score": self.best_score,
+            "best_path": str(self.best_path) if self.best_path else None,
+            "saved": [str(p) for p in self.saved],
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.best_score = state.get("best_score", self.best_score)
@@ -166,7 +196,9 @@ def build_hooks(default_hooks: dict | None) -> tuple[LoggerHook, CheckpointHook,
             continue
         if hook_type == "SegVisualizationHook":
             if cfg.get("draw"):
-                notices.append("default_hooks.visualization(draw=True): use 'seglab test --show-dir DIR' to save predictions")
+                notices.append(
+                    "default_hooks.visualization(draw=True): use 'seglab test --show-dir DIR' to save predictions"
+                )
             continue
         notices.append(f"default_hooks.{name} ({hook_type}) is not supported by seglab and is ignored")
     from seglab.registry import check_arguments

@@ -52,8 +52,10 @@ class ScalarWriter:
 
                 self.tb = SummaryWriter(str(vis_dir))
             except ImportError:
-                logger.info("vis_backends asks for TensorBoard, but tensorboard is not installed; "
-                            "pip install 'seglab[tensorboard]' to get event files")
+                logger.info(
+                    "vis_backends asks for TensorBoard, but tensorboard is not installed; "
+                    "pip install 'seglab[tensorboard]' to get event files"
+                )
 
     def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record)

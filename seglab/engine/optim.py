@@ -21,8 +21,15 @@ from seglab.registry import PARAM_SCHEDULERS, check_arguments
 logger = logging.getLogger("seglab")
 
 NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
-PARAMWISE_KEYS = {"custom_keys", "bias_lr_mult", "bias_decay_mult", "norm_decay_mult", "dwconv_decay_mult",
-                  "flat_decay_mult", "bypass_duplicate"}
+PARAMWISE_KEYS = {
+    "custom_keys",
+    "bias_lr_mult",
+    "bias_decay_mult",
+    "norm_decay_mult",
+    "dwconv_decay_mult",
+    "flat_decay_mult",
+    "bypass_duplicate",
+}
 
 
 def param_groups(model: nn.Module, base_lr: float, base_wd: float, paramwise: dict | None) -> list[dict]:
@@ -30,7 +37,9 @@ def param_groups(model: nn.Module, base_lr: float, base_wd: float, paramwise: di
     paramwise = dict(paramwise or {})
     unknown = set(paramwise) - PARAMWISE_KEYS
     if unknown:
-        raise ConfigError(f"optim_wrapper.paramwise_cfg: unknown key(s) {sorted(unknown)}; accepted: {sorted(PARAMWISE_KEYS)}")
+        raise ConfigError(
+            f"optim_wrapper.paramwise_cfg: unknown key(s) {sorted(unknown)}; accepted: {sorted(PARAMWISE_KEYS)}"
+        )
     custom = paramwise.get("custom_keys", {})
     ordered_keys = sorted(sorted(custom), key=len, reverse=True)
     groups = []
@@ -63,8 +72,14 @@ def param_groups(model: nn.Module, base_lr: float, base_wd: float, paramwise: di
 class OptimWrapper:
     """Optimizer + optional gradient clipping + optional mixed precision, driven by ``update(loss)``."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, clip_grad: dict | None = None,
-                 amp_dtype: torch.dtype | None = None, device_type: str = "cpu", accumulative_counts: int = 1) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        clip_grad: dict | None = None,
+        amp_dtype: torch.dtype | None = None,
+        device_type: str = "cpu",
+        accumulative_counts: int = 1,
+    ) -> None:
         self.optimizer = optimizer
         self.clip_grad = dict(clip_grad) if clip_grad else None
         self.amp_dtype = amp_dtype
@@ -154,8 +169,15 @@ def build_optim_wrapper(model: nn.Module, cfg: dict, amp: bool = False, device_t
 class ParamScheduler:
     """Maps (value before this scheduler, step) -> value, active on steps in [begin, end)."""
 
-    def __init__(self, begin: int = 0, end: int = 10**9, by_epoch: bool = True, last_step: int = -1,
-                 verbose: bool = False, convert_to_iter_based: bool = False) -> None:
+    def __init__(
+        self,
+        begin: int = 0,
+        end: int = 10**9,
+        by_epoch: bool = True,
+        last_step: int = -1,
+        verbose: bool = False,
+        convert_to_iter_based: bool = False,
+    ) -> None:
         if end <= begin:
             raise ConfigError(f"{type(self).__name__}: end ({end}) must be greater than begin ({begin})")
         self.begin, self.end, self.by_epoch = begin, end, by_epoch
@@ -252,8 +274,9 @@ class ExponentialLR(ParamScheduler):
 
 @PARAM_SCHEDULERS.register()
 class CosineAnnealingLR(ParamScheduler):
-    def __init__(self, T_max: int | None = None, eta_min: float | None = None, eta_min_ratio: float | None = None,
-                 **kwargs) -> None:
+    def __init__(
+        self, T_max: int | None = None, eta_min: float | None = None, eta_min_ratio: float | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.T_max = T_max if T_max is not None else self.end - self.begin
         self.eta_min, self.eta_min_ratio = eta_min, eta_min_ratio
@@ -269,16 +292,23 @@ class CosineAnnealingLR(ParamScheduler):
 class LRSchedule:
     """The chained schedulers of ``param_scheduler``: sets every group's lr for a step."""
 
-    def __init__(self, cfgs: dict | Sequence[dict] | None, optimizer: torch.optim.Optimizer,
-                 by_epoch_loop: bool, epoch_length: int) -> None:
+    def __init__(
+        self,
+        cfgs: dict | Sequence[dict] | None,
+        optimizer: torch.optim.Optimizer,
+        by_epoch_loop: bool,
+        epoch_length: int,
+    ) -> None:
         cfgs = [cfgs] if isinstance(cfgs, dict) else list(cfgs or [])
         self.schedulers: list[ParamScheduler] = []
         for cfg in cfgs:
             scheduler = PARAM_SCHEDULERS.build(cfg)
             if scheduler.by_epoch and (scheduler.convert_to_iter_based or not by_epoch_loop):
                 if not by_epoch_loop and not scheduler.convert_to_iter_based:
-                    logger.info(f"{cfg['type']}: by_epoch=True in an iteration-based loop; "
-                                f"stepping it every {epoch_length} iterations")
+                    logger.info(
+                        f"{cfg['type']}: by_epoch=True in an iteration-based loop; "
+                        f"stepping it every {epoch_length} iterations"
+                    )
                 scheduler.to_iterations(epoch_length)
             self.schedulers.append(scheduler)
         self.optimizer = optimizer
@@ -294,5 +324,6 @@ class LRSchedule:
             group["lr"] = value
 
     def state_dict(self) -> list[dict]:
-        return [{"type": type(s).__name__, "begin": s.begin, "end": s.end, "by_epoch": s.by_epoch}
-                for s in self.schedulers]
+        return [
+            {"type": type(s).__name__, "begin": s.begin, "end": s.end, "by_epoch": s.by_epoch} for s in self.schedulers
+        ]

@@ -38,8 +38,10 @@ def check_num_classes(cfg: dict, classes: tuple | None) -> int:
     num_classes = heads[0][1]["num_classes"]
     for name, head in heads:
         if head.get("num_classes") != num_classes:
-            raise ConfigError(f"{name}.num_classes={head.get('num_classes')} but model.decode_head.num_classes="
-                              f"{num_classes}; set both to the number of classes")
+            raise ConfigError(
+                f"{name}.num_classes={head.get('num_classes')} but model.decode_head.num_classes="
+                f"{num_classes}; set both to the number of classes"
+            )
     if classes is not None and len(classes) != num_classes:
         raise ConfigError(
             f"model.decode_head.num_classes={num_classes} but the dataset names {len(classes)} classes "

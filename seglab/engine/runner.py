@@ -8,11 +8,9 @@ It reads the keys MMSegmentation configs use (``train_cfg``, ``optim_wrapper``, 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -57,8 +55,10 @@ class Runner:
             if not (cfg.filename and resolved.exists() and resolved.samefile(cfg.filename)):
                 cfg.dump(resolved)
             cfg.dump(self.log_dir / "vis_data" / "config.py")
-        logger.info(f"seglab {__version__}, torch {torch.__version__}, device {self.device}, seed {self.seed}, "
-                    f"world size {dist.world_size()}")
+        logger.info(
+            f"seglab {__version__}, torch {torch.__version__}, device {self.device}, seed {self.seed}, "
+            f"world size {dist.world_size()}"
+        )
         self.model: nn.Module | None = None
         self.iter = self.epoch = self.inner_iter = 0
         self.max_iters = 0
@@ -107,6 +107,11 @@ class Runner:
         if self.device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
             return nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index or 0])
+        if any(getattr(m, "_seglab_sync", False) for m in model.modules()):
+            logger.info(
+                "norm_cfg asks for SyncBN; torch syncs BatchNorm on GPUs only, so on CPU each process "
+                "normalises its own batch"
+            )
         return nn.parallel.DistributedDataParallel(model)
 
     # ------------------------------------------------------------------ training
@@ -181,8 +186,10 @@ class Runner:
             self._train_step(batches)
             self.ckpt_hook.after_train_iter(self)
             step = self.iter + 1
-            if val_loader is not None and step >= self.val_begin and (
-                step % self.val_interval == 0 or step == self.max_iters
+            if (
+                val_loader is not None
+                and step >= self.val_begin
+                and (step % self.val_interval == 0 or step == self.max_iters)
             ):
                 metrics = self.validate(val_loader, val_metric)
             self.iter += 1
@@ -195,14 +202,17 @@ class Runner:
             if hasattr(loader.sampler, "set_epoch"):
                 loader.sampler.set_epoch(self.epoch)
             batches = iter(loader)
-            for self.inner_iter in range(self.epoch_length):
+            for inner in range(self.epoch_length):
+                self.inner_iter = inner
                 self._train_step(batches)
                 self.iter += 1
             self.iter -= 1  # hooks see the index of the epoch's last iteration
             self.ckpt_hook.after_train_epoch(self)
             epoch = self.epoch + 1
-            if val_loader is not None and epoch >= self.val_begin and (
-                epoch % self.val_interval == 0 or epoch == self.max_epochs
+            if (
+                val_loader is not None
+                and epoch >= self.val_begin
+                and (epoch % self.val_interval == 0 or epoch == self.max_epochs)
             ):
                 metrics = self.validate(val_loader, val_metric)
             self.iter += 1
@@ -221,7 +231,9 @@ class Runner:
             losses = model(inputs, samples, mode="loss")
         total = sum(v for k, v in losses.items() if "loss" in k)
         if not torch.isfinite(total):
-            raise FloatingPointError(f"loss became {total.item()} at iteration {self.iter + 1}; lower the learning rate")
+            raise FloatingPointError(
+                f"loss became {total.item()} at iteration {self.iter + 1}; lower the learning rate"
+            )
         self.optim.update(total)
         values = {"data_time": data_time, "loss": float(total.detach())}
         values.update({k: float(v.detach()) for k, v in losses.items()})
@@ -239,6 +251,7 @@ class Runner:
         """Predict every batch of ``loader``, log the class table and the summary line."""
         model = self.model
         model.eval()
+        dist.sync_buffers(model)
         classes = self.dataset_meta.get("classes") or loader.dataset.dataset_meta.get("classes")
         if classes is None:
             classes = tuple(str(i) for i in range(model.num_classes))
@@ -256,8 +269,10 @@ class Runner:
             interval = getattr(getattr(self, "logger_hook", None), "interval", 50)
             if (i + 1) % interval == 0 and i + 1 < total:
                 eta = int(np.mean(times) * (total - i - 1))
-                logger.info(f"{progress_tag(mode, i + 1, total)}    eta: {eta // 3600}:{eta % 3600 // 60:02d}:"
-                            f"{eta % 60:02d}  time: {np.mean(times[-10:]):.4f}  data_time: {np.mean(data_times[-10:]):.4f}")
+                logger.info(
+                    f"{progress_tag(mode, i + 1, total)}    eta: {eta // 3600}:{eta % 3600 // 60:02d}:"
+                    f"{eta % 60:02d}  time: {np.mean(times[-10:]):.4f}  data_time: {np.mean(data_times[-10:]):.4f}"
+                )
         summary, per_class = metric.compute()
         logger.info("per class results:\n" + format_table(classes, per_class))
         timing = {"data_time": float(np.mean(data_times)), "time": float(np.mean(times))}
@@ -299,8 +314,10 @@ class Runner:
             "seed": self.seed,
             "experiment_name": self.timestamp,
             "time": time.strftime("%Y%m%d_%H%M%S"),
-            "dataset_meta": {"classes": tuple(self.dataset_meta.get("classes") or ()),
-                             "palette": [list(c) for c in self.dataset_meta.get("palette") or []]},
+            "dataset_meta": {
+                "classes": tuple(self.dataset_meta.get("classes") or ()),
+                "palette": [list(c) for c in self.dataset_meta.get("palette") or []],
+            },
             "rng": rng_state(),
             "hook_msgs": self.ckpt_hook.state_dict(),
         }
@@ -322,8 +339,11 @@ class Runner:
         load_checkpoint(self.model, source, strict=True)
         if "optimizer" not in ckpt:
             raise ConfigError(f"cannot resume from '{source}': it was saved without optimizer state")
-        self.optim.load_state_dict({"optimizer": ckpt["optimizer"], "loss_scaler": ckpt.get("loss_scaler")}
-                                   if ckpt.get("loss_scaler") else {"optimizer": ckpt["optimizer"]})
+        self.optim.load_state_dict(
+            {"optimizer": ckpt["optimizer"], "loss_scaler": ckpt.get("loss_scaler")}
+            if ckpt.get("loss_scaler")
+            else {"optimizer": ckpt["optimizer"]}
+        )
         meta = ckpt.get("meta") or {}
         self.iter = int(meta.get("iter", 0))
         self.epoch = int(meta.get("epoch", 0))

@@ -22,7 +22,9 @@ def apply_environment(cfg: dict) -> int:
     randomness = dict(cfg.get("randomness") or {})
     unknown = set(randomness) - {"seed", "deterministic", "diff_rank_seed"}
     if unknown:
-        raise ConfigError(f"randomness: unknown key(s) {sorted(unknown)}; accepted: seed, deterministic, diff_rank_seed")
+        raise ConfigError(
+            f"randomness: unknown key(s) {sorted(unknown)}; accepted: seed, deterministic, diff_rank_seed"
+        )
     seed = randomness.get("seed")
     if seed is None:
         seed = int(dist.broadcast_object(random.randint(0, 2**31 - 1)))
@@ -49,10 +51,14 @@ def collect_notices(cfg: dict) -> list[str]:
     notices = []
     for backend in (cfg.get("visualizer") or {}).get("vis_backends") or []:
         if backend.get("type") not in HONOURED_BACKENDS:
-            notices.append(f"visualizer backend {backend.get('type')} is not supported; scalars go to vis_data/scalars.json")
+            notices.append(
+                f"visualizer backend {backend.get('type')} is not supported; scalars go to vis_data/scalars.json"
+            )
     start = ((cfg.get("env_cfg") or {}).get("mp_cfg") or {}).get("mp_start_method")
     if start and start != "fork":
-        notices.append(f"env_cfg.mp_cfg.mp_start_method='{start}' is not applied; data workers use the platform default")
+        notices.append(
+            f"env_cfg.mp_cfg.mp_start_method='{start}' is not applied; data workers use the platform default"
+        )
     if cfg.get("auto_scale_lr", {}).get("enable"):
         notices.append("auto_scale_lr is not supported; the configured lr is used as is")
     return notices
@@ -63,8 +69,12 @@ def rng_state() -> dict:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -78,7 +88,9 @@ def restore_rng(state: dict) -> None:
         random.setstate((version, tuple(internal), gauss))
     if "numpy" in state:
         n = state["numpy"]
-        np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+        np.random.set_state(
+            ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+        )
     if "torch" in state:
         torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():

@@ -42,8 +42,18 @@ def build_activation(cfg: dict | None) -> nn.Module | None:
         return None
     cfg = dict(cfg)
     act_type = cfg.pop("type")
-    table = {"ReLU": nn.ReLU, "LeakyReLU": nn.LeakyReLU, "GELU": nn.GELU, "SiLU": nn.SiLU, "Swish": nn.SiLU,
-             "Sigmoid": nn.Sigmoid, "Tanh": nn.Tanh, "PReLU": nn.PReLU, "ReLU6": nn.ReLU6, "HSwish": nn.Hardswish}
+    table = {
+        "ReLU": nn.ReLU,
+        "LeakyReLU": nn.LeakyReLU,
+        "GELU": nn.GELU,
+        "SiLU": nn.SiLU,
+        "Swish": nn.SiLU,
+        "Sigmoid": nn.Sigmoid,
+        "Tanh": nn.Tanh,
+        "PReLU": nn.PReLU,
+        "ReLU6": nn.ReLU6,
+        "HSwish": nn.Hardswish,
+    }
     if act_type not in table:
         raise ConfigError(f"unknown act_cfg type '{act_type}'; use one of {sorted(table)}")
     if act_type in ("ReLU", "LeakyReLU", "ReLU6", "SiLU", "Swish", "HSwish"):
@@ -105,8 +115,16 @@ class DepthwiseSeparableConvModule(nn.Module):
     ) -> None:
         super().__init__()
         self.depthwise_conv = ConvModule(
-            in_channels, in_channels, kernel_size, stride, padding, dilation, groups=in_channels,
-            norm_cfg=norm_cfg, act_cfg=act_cfg, **kwargs,
+            in_channels,
+            in_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups=in_channels,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+            **kwargs,
         )
         self.pointwise_conv = ConvModule(in_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg, **kwargs)
 

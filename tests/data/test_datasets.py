@@ -73,29 +73,56 @@ def test_metainfo_palette_is_generated_and_deterministic(tmp_path):
 def test_named_datasets_defaults(tmp_path):
     root = tmp_path / "cs"
     write_pair(root, "aachen/x", img_suffix="_leftImg8bit.png", seg_suffix="_gtFine_labelTrainIds.png")
-    cs = DATASETS.build(dict(type="CityscapesDataset", data_root=str(root), data_prefix=dict(img_path="img", seg_map_path="ann")))
+    cs = DATASETS.build(
+        dict(type="CityscapesDataset", data_root=str(root), data_prefix=dict(img_path="img", seg_map_path="ann"))
+    )
     assert len(cs) == 1 and len(cs.dataset_meta["classes"]) == 19
     assert cs.data_list[0]["seg_map_path"].endswith("x_gtFine_labelTrainIds.png")
     write_pair(tmp_path / "ade", "a", label_value=1)
-    ade = DATASETS.build(dict(type="ADE20KDataset", data_root=str(tmp_path / "ade"),
-                              data_prefix=dict(img_path="img", seg_map_path="ann"),
-                              pipeline=[dict(type="LoadAnnotations")]))
+    ade = DATASETS.build(
+        dict(
+            type="ADE20KDataset",
+            data_root=str(tmp_path / "ade"),
+            data_prefix=dict(img_path="img", seg_map_path="ann"),
+            pipeline=[dict(type="LoadAnnotations")],
+        )
+    )
     assert len(ade.dataset_meta["classes"]) == 150
     assert ade[0]["gt_seg_map"].max() == 0  # label 1 -> class 0 with reduce_zero_label
-    voc = DATASETS.build(dict(type="PascalVOCDataset", data_root=str(tmp_path / "ade"),
-                              data_prefix=dict(img_path="img", seg_map_path="ann")))
+    voc = DATASETS.build(
+        dict(
+            type="PascalVOCDataset",
+            data_root=str(tmp_path / "ade"),
+            data_prefix=dict(img_path="img", seg_map_path="ann"),
+        )
+    )
     assert len(voc.dataset_meta["classes"]) == 21
 
 
 def test_subset_of_named_classes_builds_label_map(tmp_path):
     write_pair(tmp_path, "a", label_value=13)  # 'car' in Cityscapes
-    ds = DATASETS.build(dict(type="CityscapesDataset", data_root=str(tmp_path), img_suffix=".jpg", seg_map_suffix=".png",
-                             data_prefix=dict(img_path="img", seg_map_path="ann"), metainfo=dict(classes=("road", "car")),
-                             pipeline=[dict(type="LoadAnnotations")]))
+    ds = DATASETS.build(
+        dict(
+            type="CityscapesDataset",
+            data_root=str(tmp_path),
+            img_suffix=".jpg",
+            seg_map_suffix=".png",
+            data_prefix=dict(img_path="img", seg_map_path="ann"),
+            metainfo=dict(classes=("road", "car")),
+            pipeline=[dict(type="LoadAnnotations")],
+        )
+    )
     assert ds[0]["gt_seg_map"].max() == 1
     with pytest.raises(DatasetError, match="BaseSegDataset"):
-        DATASETS.build(dict(type="CityscapesDataset", data_root=str(tmp_path), img_suffix=".jpg",
-                            data_prefix=dict(img_path="img", seg_map_path="ann"), metainfo=dict(classes=("boat",))))
+        DATASETS.build(
+            dict(
+                type="CityscapesDataset",
+                data_root=str(tmp_path),
+                img_suffix=".jpg",
+                data_prefix=dict(img_path="img", seg_map_path="ann"),
+                metainfo=dict(classes=("boat",)),
+            )
+        )
 
 
 def tutorial_loader(data_root: Path, which: str):
@@ -140,8 +167,15 @@ def test_tutorial_val_pipeline_keeps_bounded_resize(tutorial_data):
 
 def test_val_resize_bounds_long_and_short_edge(tmp_path):
     write_pair(tmp_path, "wide", size=(100, 400))
-    ds = build(tmp_path, pipeline=[dict(type="LoadImageFromFile"), dict(type="Resize", scale=(512, 256), keep_ratio=True),
-                                   dict(type="LoadAnnotations"), dict(type="PackSegInputs")])
+    ds = build(
+        tmp_path,
+        pipeline=[
+            dict(type="LoadImageFromFile"),
+            dict(type="Resize", scale=(512, 256), keep_ratio=True),
+            dict(type="LoadAnnotations"),
+            dict(type="PackSegInputs"),
+        ],
+    )
     item = ds[0]
     assert item["inputs"].shape == (3, 128, 512)  # long edge 400 -> 512 bound wins
     assert item["data_samples"]["gt_sem_seg"].shape == (1, 100, 400)  # labels stay at the original size

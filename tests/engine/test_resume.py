@@ -15,9 +15,11 @@ import torch
 from seglab import Config
 from seglab.engine.runner import Runner
 
-EXTRA = ("train_cfg = dict(val_interval=1000)\n"
-         "default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=20))\n"
-         "optim_wrapper = dict(optimizer=dict(lr=0.001))\n")
+EXTRA = (
+    "train_cfg = dict(val_interval=1000)\n"
+    "default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=20))\n"
+    "optim_wrapper = dict(optimizer=dict(lr=0.001))\n"
+)
 
 
 def logged_iters(log: Path) -> list[int]:

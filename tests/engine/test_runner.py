@@ -32,9 +32,13 @@ def trained(tmp_path_factory, learnable_data):
     from ..conftest import write_tiny_config
 
     root = tmp_path_factory.mktemp("trained")
-    path = write_tiny_config(root, learnable_data, max_iters=300,
-                             extra="train_cfg = dict(val_interval=150)\n"
-                                   "default_hooks = dict(checkpoint=dict(interval=150, save_best='mIoU'))")
+    path = write_tiny_config(
+        root,
+        learnable_data,
+        max_iters=300,
+        extra="train_cfg = dict(val_interval=150)\n"
+        "default_hooks = dict(checkpoint=dict(interval=150, save_best='mIoU'))",
+    )
     runner = Runner.from_cfg(Config.fromfile(path))
     metrics = runner.train()
     return runner, metrics
@@ -53,8 +57,9 @@ def test_training_learns_and_reaches_high_miou(trained):
 def test_work_dir_layout_and_log_format(trained):
     runner, _ = trained
     work = runner.work_dir
-    assert {p.name for p in work.glob("*.pth")} == {"iter_150.pth", "iter_300.pth", "best_mIoU_iter_300.pth"} or \
-        {p.name for p in work.glob("*.pth")} == {"iter_150.pth", "iter_300.pth", "best_mIoU_iter_150.pth"}
+    assert {p.name for p in work.glob("*.pth")} == {"iter_150.pth", "iter_300.pth", "best_mIoU_iter_300.pth"} or {
+        p.name for p in work.glob("*.pth")
+    } == {"iter_150.pth", "iter_300.pth", "best_mIoU_iter_150.pth"}
     assert Path((work / "last_checkpoint").read_text()) == work / "iter_300.pth"
     assert (work / "tiny.py").is_file() and Config.fromfile(work / "tiny.py").train_cfg.max_iters == 300
     log = (runner.log_dir / f"{runner.timestamp}.log").read_text().splitlines()
@@ -62,7 +67,10 @@ def test_work_dir_layout_and_log_format(trained):
     assert len(train_lines) == 30 and all(TRAIN_LINE.match(line) for line in train_lines), train_lines[0]
     assert "Iter(train) [ 10/300]" in train_lines[0]
     assert any(line.endswith("per class results:") for line in log)
-    assert any(re.search(r"Iter\(val\) \[12/12\]    aAcc: \d+\.\d{4}  mIoU: \d+\.\d{4}  mAcc: \d+\.\d{4}", line) for line in log)
+    assert any(
+        re.search(r"Iter\(val\) \[12/12\]    aAcc: \d+\.\d{4}  mIoU: \d+\.\d{4}  mAcc: \d+\.\d{4}", line)
+        for line in log
+    )
     assert "|   Class    |  IoU  |  Acc  |" in "\n".join(log)
     assert (runner.log_dir / "vis_data" / "config.py").is_file()
 
@@ -87,20 +95,30 @@ def test_checkpoint_is_plain_data_and_reloads_to_identical_predictions(trained):
 
 def test_seglab_test_command_evaluates_a_checkpoint(trained, capsys):
     runner, metrics = trained
-    code = main(["test", str(runner.work_dir / "tiny.py"), str(runner.work_dir / "iter_300.pth"),
-                 "--work-dir", str(runner.work_dir / "test")])
+    code = main(
+        [
+            "test",
+            str(runner.work_dir / "tiny.py"),
+            str(runner.work_dir / "iter_300.pth"),
+            "--work-dir",
+            str(runner.work_dir / "test"),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert f"mIoU: {metrics['mIoU']:.4f}" in out
 
 
 def test_epoch_based_loop(tiny_config):
-    path = tiny_config(extra=(
-        "train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=2, val_interval=2)\n"
-        "train_dataloader = dict(sampler=dict(_delete_=True, type='DefaultSampler', shuffle=True))\n"
-        "default_hooks = dict(checkpoint=dict(by_epoch=True, interval=1), logger=dict(interval=3))\n"
-        "param_scheduler = [dict(type='LinearLR', start_factor=0.1, begin=0, end=1, by_epoch=True),"
-        " dict(type='MultiStepLR', milestones=[1], gamma=0.5, by_epoch=True)]"))
+    path = tiny_config(
+        extra=(
+            "train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=2, val_interval=2)\n"
+            "train_dataloader = dict(sampler=dict(_delete_=True, type='DefaultSampler', shuffle=True))\n"
+            "default_hooks = dict(checkpoint=dict(by_epoch=True, interval=1), logger=dict(interval=3))\n"
+            "param_scheduler = [dict(type='LinearLR', start_factor=0.1, begin=0, end=1, by_epoch=True),"
+            " dict(type='MultiStepLR', milestones=[1], gamma=0.5, by_epoch=True)]"
+        )
+    )
     runner = Runner.from_cfg(Config.fromfile(path))
     metrics = runner.train()
     assert {p.name for p in runner.work_dir.glob("*.pth")} == {"epoch_1.pth", "epoch_2.pth"}
@@ -130,9 +148,11 @@ def test_preflight_catches_missing_pad_size(tiny_config):
 
 
 def test_preflight_catches_label_values_beyond_num_classes(tiny_config):
-    path = tiny_config(extra="metainfo = dict(classes=('a', 'b'))\n"
-                             "model = dict(decode_head=dict(num_classes=2), auxiliary_head=dict(num_classes=2))\n"
-                             "train_dataloader = dict(dataset=dict(metainfo=metainfo))")
+    path = tiny_config(
+        extra="metainfo = dict(classes=('a', 'b'))\n"
+        "model = dict(decode_head=dict(num_classes=2), auxiliary_head=dict(num_classes=2))\n"
+        "train_dataloader = dict(dataset=dict(metainfo=metainfo))"
+    )
     with pytest.raises(ConfigError, match=r"holds value\(s\) \[2\].*num_classes=2"):
         Runner.from_cfg(Config.fromfile(path)).train()
 

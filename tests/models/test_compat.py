@@ -21,10 +21,16 @@ def reference_keys(path: Path) -> dict[str, tuple]:
     return {key: tuple(eval(shape)) for key, shape, _ in rows}  # shapes are written as Python tuples
 
 
-@pytest.mark.parametrize("config,keys", [
-    ("configs/deeplabv3plus/deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024.py", "deeplabv3plus_r50-d8_cityscapes_keys.tsv"),
-    ("configs/deeplabv3plus/deeplabv3plus_r50-d8_dummy-test.py", "deeplabv3plus_r50-d8_tutorial_keys.tsv"),
-])
+@pytest.mark.parametrize(
+    "config,keys",
+    [
+        (
+            "configs/deeplabv3plus/deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024.py",
+            "deeplabv3plus_r50-d8_cityscapes_keys.tsv",
+        ),
+        ("configs/deeplabv3plus/deeplabv3plus_r50-d8_dummy-test.py", "deeplabv3plus_r50-d8_tutorial_keys.tsv"),
+    ],
+)
 def test_state_dict_keys_and_shapes_match_mmsegmentation(reference, config, keys):
     model = build_model(Config.fromfile(REPO / config).model, load_pretrained=False)
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
@@ -59,16 +65,24 @@ def test_mmengine_checkpoint_meta_is_readable_without_mmengine(reference):
 
 
 def test_19_class_checkpoint_into_2_class_model_skips_only_conv_seg(reference, tmp_path):
-    city = build_model(Config.fromfile(REPO / "configs/deeplabv3plus/deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024.py").model,
-                       load_pretrained=False)
+    city = build_model(
+        Config.fromfile(REPO / "configs/deeplabv3plus/deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024.py").model,
+        load_pretrained=False,
+    )
     path = tmp_path / "city.pth"
     torch.save({"meta": {}, "state_dict": {f"module.{k}": v for k, v in city.state_dict().items()}}, path)
-    tutorial = build_model(Config.fromfile(REPO / "configs/deeplabv3plus/deeplabv3plus_r50-d8_dummy-test.py").model,
-                           load_pretrained=False)
+    tutorial = build_model(
+        Config.fromfile(REPO / "configs/deeplabv3plus/deeplabv3plus_r50-d8_dummy-test.py").model, load_pretrained=False
+    )
     report = load_checkpoint(tutorial, path)
-    assert sorted(k for k, _, _ in report.skipped) == sorted([
-        "decode_head.conv_seg.weight", "decode_head.conv_seg.bias",
-        "auxiliary_head.conv_seg.weight", "auxiliary_head.conv_seg.bias"])
+    assert sorted(k for k, _, _ in report.skipped) == sorted(
+        [
+            "decode_head.conv_seg.weight",
+            "decode_head.conv_seg.bias",
+            "auxiliary_head.conv_seg.weight",
+            "auxiliary_head.conv_seg.bias",
+        ]
+    )
     assert report.missing == [] and report.unexpected == []
     assert report.loaded == len(city.state_dict()) - 4
     assert torch.equal(tutorial.state_dict()["backbone.stem.0.weight"], city.state_dict()["backbone.stem.0.weight"])
@@ -97,8 +111,10 @@ def test_missing_checkpoint_names_the_published_url(tmp_path):
     name = "deeplabv3plus_r50-d8_512x1024_40k_cityscapes_20200605_094610-d222ffcd.pth"
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(torch.nn.Linear(1, 1), tmp_path / name)
-    assert "https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3plus/" \
-           "deeplabv3plus_r50-d8_512x1024_40k_cityscapes/" + name in str(err.value)
+    assert (
+        "https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3plus/"
+        "deeplabv3plus_r50-d8_512x1024_40k_cityscapes/" + name in str(err.value)
+    )
     assert release_url("my_weights.pth") is None
 
 
@@ -133,5 +149,4 @@ def test_pretrained_backbone_loads_from_the_hub_cache(monkeypatch, tmp_path):
     cache.mkdir(parents=True)
     torch.save({"state_dict": donor.state_dict()}, cache / "resnet18_v1c-b5776b93.pth")
     model = build_model(cfg.model)
-    assert torch.equal(model.backbone.state_dict()["stem.0.weight"],
-                       donor.state_dict()["stem.0.weight"])
+    assert torch.equal(model.backbone.state_dict()["stem.0.weight"], donor.state_dict()["stem.0.weight"])

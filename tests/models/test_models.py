@@ -84,13 +84,19 @@ def test_preprocessor_needs_size_for_mixed_batches():
     cfg = copy.deepcopy(TINY_MODEL["data_preprocessor"])
     del cfg["size"]
     pre = MODELS.build(cfg)
-    batch = {"inputs": [torch.zeros(3, 32, 32, dtype=torch.uint8), torch.zeros(3, 24, 32, dtype=torch.uint8)],
-             "data_samples": [{"gt_sem_seg": torch.zeros(1, 32, 32, dtype=torch.long)},
-                              {"gt_sem_seg": torch.zeros(1, 24, 32, dtype=torch.long)}]}
+    batch = {
+        "inputs": [torch.zeros(3, 32, 32, dtype=torch.uint8), torch.zeros(3, 24, 32, dtype=torch.uint8)],
+        "data_samples": [
+            {"gt_sem_seg": torch.zeros(1, 32, 32, dtype=torch.long)},
+            {"gt_sem_seg": torch.zeros(1, 24, 32, dtype=torch.long)},
+        ],
+    }
     with pytest.raises(ConfigError, match="add size=crop_size"):
         pre(batch, training=True)
-    same = {"inputs": [torch.zeros(3, 32, 32, dtype=torch.uint8)] * 2,
-            "data_samples": [{"gt_sem_seg": torch.zeros(1, 32, 32, dtype=torch.long)}] * 2}
+    same = {
+        "inputs": [torch.zeros(3, 32, 32, dtype=torch.uint8)] * 2,
+        "data_samples": [{"gt_sem_seg": torch.zeros(1, 32, 32, dtype=torch.long)}] * 2,
+    }
     assert pre(same, training=True)[0].shape == (2, 3, 32, 32)
     padded = MODELS.build({**cfg, "size_divisor": 16})(batch, training=True)
     assert padded[0].shape == (2, 3, 32, 32) and padded[1][1]["gt_sem_seg"][0, 24:].eq(255).all()

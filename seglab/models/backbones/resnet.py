@@ -24,8 +24,16 @@ def conv3x3(inp: int, out: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, dilation: int = 1,
-                 downsample: nn.Module | None = None, norm_cfg: dict | None = None, with_cp: bool = False) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        dilation: int = 1,
+        downsample: nn.Module | None = None,
+        norm_cfg: dict | None = None,
+        with_cp: bool = False,
+    ) -> None:
         super().__init__()
         self.conv1 = conv3x3(inplanes, planes, stride, dilation)
         self.bn1 = build_norm(norm_cfg, planes)[1]
@@ -51,9 +59,17 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, dilation: int = 1,
-                 downsample: nn.Module | None = None, norm_cfg: dict | None = None, with_cp: bool = False,
-                 style: str = "pytorch") -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        dilation: int = 1,
+        downsample: nn.Module | None = None,
+        norm_cfg: dict | None = None,
+        with_cp: bool = False,
+        style: str = "pytorch",
+    ) -> None:
         super().__init__()
         # 'pytorch' puts the stride on the 3x3 conv, 'caffe' on the first 1x1.
         stride1, stride2 = (1, stride) if style == "pytorch" else (stride, 1)
@@ -142,8 +158,17 @@ class ResNet(nn.Module):
         for i in range(num_stages):
             planes = base_channels * 2**i
             layer = self._make_layer(
-                block, inplanes, planes, stage_blocks[i], strides[i], dilations[i],
-                avg_down, contract_dilation, norm_cfg, with_cp, style,
+                block,
+                inplanes,
+                planes,
+                stage_blocks[i],
+                strides[i],
+                dilations[i],
+                avg_down,
+                contract_dilation,
+                norm_cfg,
+                with_cp,
+                style,
             )
             inplanes = planes * block.expansion
             name = f"layer{i + 1}"
@@ -173,8 +198,11 @@ class ResNet(nn.Module):
             half = stem_channels // 2
             layers: list[nn.Module] = []
             for cin, cout, stride in ((in_channels, half, 2), (half, half, 1), (half, stem_channels, 1)):
-                layers += [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
-                           build_norm(norm_cfg, cout)[1], nn.ReLU(inplace=True)]
+                layers += [
+                    nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+                    build_norm(norm_cfg, cout)[1],
+                    nn.ReLU(inplace=True),
+                ]
             self.stem = nn.Sequential(*layers)
         else:
             self.conv1 = nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3, bias=False)
@@ -182,8 +210,9 @@ class ResNet(nn.Module):
             self.relu = nn.ReLU(inplace=True)
 
     @staticmethod
-    def _make_layer(block, inplanes, planes, num_blocks, stride, dilation, avg_down, contract_dilation,
-                    norm_cfg, with_cp, style) -> nn.Sequential:
+    def _make_layer(
+        block, inplanes, planes, num_blocks, stride, dilation, avg_down, contract_dilation, norm_cfg, with_cp, style
+    ) -> nn.Sequential:
         downsample = None
         if stride != 1 or inplanes != planes * block.expansion:
             parts: list[nn.Module] = []
@@ -191,8 +220,10 @@ class ResNet(nn.Module):
             if avg_down:
                 conv_stride = 1
                 parts.append(nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False))
-            parts += [nn.Conv2d(inplanes, planes * block.expansion, 1, stride=conv_stride, bias=False),
-                      build_norm(norm_cfg, planes * block.expansion)[1]]
+            parts += [
+                nn.Conv2d(inplanes, planes * block.expansion, 1, stride=conv_stride, bias=False),
+                build_norm(norm_cfg, planes * block.expansion)[1],
+            ]
             downsample = nn.Sequential(*parts)
         first_dilation = dilation // 2 if contract_dilation and dilation > 1 else dilation
         extra = {"style": style} if block is Bottleneck else {}

@@ -29,7 +29,9 @@ class ASPPHead(BaseDecodeHead):
             if d == 1:
                 branches.append(ConvModule(self.in_channels, self.channels, 1, **conv_args))
             elif self.separable:
-                branches.append(DepthwiseSeparableConvModule(self.in_channels, self.channels, 3, dilation=d, padding=d, **conv_args))
+                branches.append(
+                    DepthwiseSeparableConvModule(self.in_channels, self.channels, 3, dilation=d, padding=d, **conv_args)
+                )
             else:
                 branches.append(ConvModule(self.in_channels, self.channels, 3, dilation=d, padding=d, **conv_args))
         self.aspp_modules = nn.ModuleList(branches)
@@ -52,9 +54,7 @@ class DepthwiseSeparableASPPHead(ASPPHead):
     def __init__(self, c1_in_channels: int, c1_channels: int, **kwargs) -> None:
         super().__init__(**kwargs)
         conv_args = dict(norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
-        self.c1_bottleneck = (
-            ConvModule(c1_in_channels, c1_channels, 1, **conv_args) if c1_in_channels > 0 else None
-        )
+        self.c1_bottleneck = ConvModule(c1_in_channels, c1_channels, 1, **conv_args) if c1_in_channels > 0 else None
         self.sep_bottleneck = nn.Sequential(
             DepthwiseSeparableConvModule(self.channels + c1_channels, self.channels, 3, padding=1, **conv_args),
             DepthwiseSeparableConvModule(self.channels, self.channels, 3, padding=1, **conv_args),

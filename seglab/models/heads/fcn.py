@@ -26,15 +26,22 @@ class FCNHead(BaseDecodeHead):
         conv_args = dict(norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
         padding = (kernel_size // 2) * dilation
         convs = [
-            ConvModule(self.in_channels if i == 0 else self.channels, self.channels, kernel_size,
-                       padding=padding, dilation=dilation, **conv_args)
+            ConvModule(
+                self.in_channels if i == 0 else self.channels,
+                self.channels,
+                kernel_size,
+                padding=padding,
+                dilation=dilation,
+                **conv_args,
+            )
             for i in range(num_convs)
         ]
         self.convs = nn.Sequential(*convs) if convs else nn.Identity()
         self.concat_input = concat_input
         if concat_input:
-            self.conv_cat = ConvModule(self.in_channels + self.channels, self.channels, kernel_size,
-                                       padding=kernel_size // 2, **conv_args)
+            self.conv_cat = ConvModule(
+                self.in_channels + self.channels, self.channels, kernel_size, padding=kernel_size // 2, **conv_args
+            )
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         x = self._transform_inputs(inputs)

@@ -1,4 +1,4 @@
-"""The ``seglab`` command: train, test, quickstart, make-dummy, check-data (and more to come).
+"""The ``seglab`` command: train, test, infer, plot, benchmark, quickstart, make-dummy, check-data.
 
 User mistakes raise ``SeglabError`` subclasses; they are printed as one line (``--debug`` shows
 the traceback) and the command exits with status 2.
@@ -13,12 +13,6 @@ from pathlib import Path
 
 from seglab import __version__
 from seglab.errors import SeglabError
-
-NOT_YET = {
-    "infer": "predict label maps and overlays for your images",
-    "plot": "draw training curves from a work dir",
-    "benchmark": "measure parameters, FLOPs and throughput",
-}
 
 
 def _add_cfg_options(parser: argparse.ArgumentParser) -> None:
@@ -66,8 +60,35 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("config")
     test.add_argument("checkpoint")
     test.add_argument("--work-dir")
+    test.add_argument("--show-dir", help="save ground truth | prediction overlays of every image here")
+    test.add_argument("--confusion-matrix", action="store_true", help="save a confusion matrix PNG and CSV")
     _add_cfg_options(test)
     _add_launcher(test)
+
+    infer = sub.add_parser("infer", help="predict label maps and colour overlays for images")
+    infer.add_argument("config")
+    infer.add_argument("checkpoint")
+    infer.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or glob patterns")
+    infer.add_argument("--out", required=True, help="output folder")
+    infer.add_argument("--opacity", type=float, default=0.5, help="overlay opacity (default 0.5)")
+    infer.add_argument("--tta", action="store_true", help="average over flips and rescaled copies")
+    infer.add_argument("--tta-scales", type=float, nargs="+", default=None, help="TTA scale factors")
+    infer.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    _add_cfg_options(infer)
+
+    plot = sub.add_parser("plot", help="draw loss, learning-rate and mIoU curves of a training run")
+    plot.add_argument("work_dir")
+    plot.add_argument("--out", help="PNG path (default WORK_DIR/curves.png; a CSV is written beside it)")
+
+    bench = sub.add_parser("benchmark", help="parameters, FLOPs and inference speed of a config's model")
+    bench.add_argument("config")
+    bench.add_argument("checkpoint", nargs="?")
+    bench.add_argument("--shape", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
+    bench.add_argument("--batch", type=int, default=1)
+    bench.add_argument("--iters", type=int, default=10)
+    bench.add_argument("--warmup", type=int, default=2)
+    bench.add_argument("--device", default=None)
+    _add_cfg_options(bench)
 
     quick = sub.add_parser("quickstart", help="make a synthetic dataset and train a small DeepLabV3+ on it")
     quick.add_argument("--work-dir", default="work_dirs/quickstart")
@@ -88,9 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore-index", type=int, default=255)
     _add_cfg_options(check)
 
-    for name, what in NOT_YET.items():
-        later = sub.add_parser(name, help=f"{what} (not available yet)")
-        later.add_argument("args", nargs="*")
     return parser
 
 
@@ -127,7 +145,46 @@ def cmd_test(args: argparse.Namespace) -> int:
     cfg.load_from = args.checkpoint
     if args.work_dir:
         cfg.work_dir = args.work_dir
-    Runner.from_cfg(cfg).test()
+    Runner.from_cfg(cfg).test(show_dir=args.show_dir, confusion_matrix=args.confusion_matrix)
+    return 0
+
+
+def default_device(requested: str | None) -> str:
+    import torch
+
+    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from seglab.config import parse_cfg_options
+    from seglab.inference import infer_files, init_model
+
+    model = init_model(args.config, args.checkpoint, default_device(args.device), parse_cfg_options(args.cfg_options))
+    written, failed = infer_files(model, args.inputs, args.out, args.opacity, args.tta, args.tta_scales)
+    print(f"wrote labels and overlays for {len(written)} image(s) to {Path(args.out).resolve()}")
+    for path, reason in failed:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} input(s) failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from seglab.visualize import plot_curves
+
+    png, csv = plot_curves(args.work_dir, args.out or Path(args.work_dir) / "curves.png")
+    print(f"curves: {png}\ndata:   {csv}")
+    return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from seglab.benchmark import benchmark_model
+    from seglab.config import parse_cfg_options
+    from seglab.inference import init_model
+
+    model = init_model(args.config, args.checkpoint, default_device(args.device), parse_cfg_options(args.cfg_options))
+    result = benchmark_model(model, args.shape[0], args.shape[1], args.batch, args.iters, args.warmup)
+    print(result.table())
     return 0
 
 
@@ -181,6 +238,9 @@ COMMANDS = {
     "make-dummy": cmd_make_dummy,
     "check-data": cmd_check_data,
     "quickstart": cmd_quickstart,
+    "infer": cmd_infer,
+    "plot": cmd_plot,
+    "benchmark": cmd_benchmark,
 }
 
 
@@ -199,12 +259,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command in NOT_YET:
-        print(
-            f"seglab {args.command}: not available yet in seglab {__version__} (it will {NOT_YET[args.command]})",
-            file=sys.stderr,
-        )
-        return 2
     try:
         return COMMANDS[args.command](args)
     except SeglabError as err:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seglab.config import Config
-from seglab.data.synthetic import DummySpec, class_names, make_dummy_dataset
+from seglab.data.synthetic import DummySpec, class_names, class_palette, make_dummy_dataset
 
 NUM_CLASSES = 3
 DEFAULT_ITERS = 600
@@ -26,7 +26,7 @@ crop_size = (64, 64)
 data_root = {data_root!r}
 max_iters = {max_iters}
 norm_cfg = dict(type='BN', requires_grad=True)
-metainfo = dict(classes={classes!r})
+metainfo = dict(classes={classes!r}, palette={palette!r})
 model = dict(
     pretrained=None,
     data_preprocessor=dict(size=crop_size),
@@ -82,6 +82,7 @@ def write_quickstart_config(work_dir: Path, data_root: Path, max_iters: int) -> 
             data_root=str(data_root.resolve()),
             max_iters=max_iters,
             classes=class_names(NUM_CLASSES),
+            palette=class_palette(NUM_CLASSES),
             num_classes=NUM_CLASSES,
             work_dir=str(work_dir.resolve()),
         )
@@ -98,6 +99,7 @@ def run_quickstart(work_dir: Path, iters: int | None = None) -> dict[str, float]
     config_path = write_quickstart_config(work_dir, data_root, iters or DEFAULT_ITERS)
     runner = Runner.from_cfg(Config.fromfile(config_path))
     metrics = runner.train()
+    overlays, curves = show_results(runner, config_path, data_root)
     print()
     print(f"quickstart finished: mIoU {metrics.get('mIoU', float('nan')):.2f} on the synthetic val split")
     print(f"  config:      {config_path}")
@@ -105,4 +107,20 @@ def run_quickstart(work_dir: Path, iters: int | None = None) -> dict[str, float]
     print(f"  log:         {runner.log_dir / (runner.timestamp + '.log')}")
     print(f"  scalars:     {runner.log_dir / 'vis_data' / 'scalars.json'}")
     print(f"  checkpoints: {runner.work_dir} (last_checkpoint points at the newest)")
+    print(f"  curves:      {curves}")
+    print(f"  overlays:    {overlays} (predictions on validation images)")
     return metrics
+
+
+def show_results(runner, config_path: Path, data_root: Path, count: int = 4) -> tuple[Path, Path]:
+    """Prediction overlays for a few validation images and the training-curve plot."""
+    from seglab.inference import infer_files, init_model
+    from seglab.visualize import plot_curves
+
+    checkpoint = Path((runner.work_dir / "last_checkpoint").read_text().strip())
+    model = init_model(config_path, checkpoint)
+    images = sorted((data_root / "img_dir" / "val").glob("*.jpg"))[:count]
+    out = runner.work_dir / "predictions"
+    infer_files(model, [str(p) for p in images], out)
+    curves, _ = plot_curves(runner.work_dir, runner.work_dir / "curves.png")
+    return out, curves

@@ -154,3 +154,22 @@ def _quiet_seglab_logger():
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, learnable_data):
+    """One 300-iteration run of the tiny model (checkpoints at 150 and 300), shared by several tests."""
+    root = tmp_path_factory.mktemp("trained")
+    path = write_tiny_config(
+        root,
+        learnable_data,
+        max_iters=300,
+        extra="train_cfg = dict(val_interval=150)\n"
+        "default_hooks = dict(checkpoint=dict(interval=150, save_best='mIoU'))",
+    )
+    from seglab import Config
+    from seglab.engine.runner import Runner
+
+    runner = Runner.from_cfg(Config.fromfile(path))
+    metrics = runner.train()
+    return runner, metrics

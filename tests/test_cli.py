@@ -18,9 +18,10 @@ def test_version():
     assert out.stdout.strip() == f"seglab {__version__}"
 
 
-def test_commands_not_built_yet_say_so(capsys):
-    assert main(["benchmark", "x.py"]) == 2
-    assert "not available yet" in capsys.readouterr().err
+def test_user_mistakes_are_one_line_errors(capsys, tmp_path):
+    assert main(["benchmark", str(tmp_path / "x.py")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: config file") and "x.py" in err[0]
 
 
 def test_make_dummy_styles(tmp_path):
@@ -41,4 +42,6 @@ def test_quickstart_trains_and_reports(tmp_path, capsys):
     assert main(["quickstart", "--work-dir", str(tmp_path / "qs"), "--iters", "20"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"quickstart finished: mIoU \d+\.\d\d", out)
-    assert (tmp_path / "qs" / "iter_20.pth").is_file() and (tmp_path / "qs" / "quickstart_config.py").is_file()
+    qs = tmp_path / "qs"
+    assert (qs / "iter_20.pth").is_file() and (qs / "quickstart_config.py").is_file()
+    assert (qs / "curves.png").is_file() and len(list((qs / "predictions").glob("*_overlay.png"))) == 4

@@ -45,6 +45,11 @@ def class_names(num_classes: int) -> tuple[str, ...]:
     return ("background", *[f"class{i}" for i in range(1, num_classes)])
 
 
+def class_palette(num_classes: int) -> list[list[int]]:
+    """RGB display colours: grey background, then each class's image colour."""
+    return [[128, 128, 128], *([c[2], c[1], c[0]] for c in CLASS_COLOURS[: num_classes - 1])]
+
+
 def learnable_sample(rng: np.random.Generator, size: int, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     grey = rng.integers(70, 170)
     img = np.clip(rng.normal(grey, 18, (size, size, 3)), 0, 255)

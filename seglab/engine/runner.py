@@ -11,6 +11,7 @@ import logging
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -247,8 +248,10 @@ class Runner:
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def evaluate(self, loader, metric, mode: str = "val") -> dict[str, float]:
-        """Predict every batch of ``loader``, log the class table and the summary line."""
+    def evaluate(self, loader, metric, mode: str = "val", on_predictions=None) -> dict[str, float]:
+        """Predict every batch of ``loader``, log the class table and the summary line.
+
+        ``on_predictions(samples)``, when given, sees each batch's predicted samples (for pictures)."""
         model = self.model
         model.eval()
         dist.sync_buffers(model)
@@ -263,7 +266,10 @@ class Runner:
         for i, batch in enumerate(bar):
             data_times.append(time.perf_counter() - start)
             inputs, samples = model.data_preprocessor(batch, training=False)
-            metric.process(model.predict(inputs, samples))
+            predictions = model.predict(inputs, samples)
+            metric.process(predictions)
+            if on_predictions is not None:
+                on_predictions(predictions)
             times.append(time.perf_counter() - start)
             start = time.perf_counter()
             interval = getattr(getattr(self, "logger_hook", None), "interval", 50)
@@ -286,8 +292,11 @@ class Runner:
         self.ckpt_hook.after_val(self, results)
         return results
 
-    def test(self) -> dict[str, float]:
-        """Evaluate ``load_from`` (the checkpoint) on ``test_dataloader`` with ``test_evaluator``."""
+    def test(self, show_dir: str | Path | None = None, confusion_matrix: bool = False) -> dict[str, float]:
+        """Evaluate ``load_from`` (the checkpoint) on ``test_dataloader`` with ``test_evaluator``.
+
+        ``show_dir`` receives ground truth | prediction overlays per image; ``confusion_matrix`` writes
+        ``confusion_matrix.png``/``.csv`` into this run's log folder."""
         cfg = self.cfg
         if not cfg.get("load_from"):
             raise ConfigError("test needs a checkpoint: pass it on the command line or set load_from")
@@ -301,9 +310,43 @@ class Runner:
         self.dataset_meta = loader.dataset.dataset_meta
         if not self.dataset_meta.get("classes") and isinstance(meta.get("dataset_meta"), dict):
             self.dataset_meta = meta["dataset_meta"]
-        results = self.evaluate(loader, metric, "test")
+        painter = self._painter(Path(show_dir)) if show_dir else None
+        results = self.evaluate(loader, metric, "test", on_predictions=painter)
         self.scalars.write({**results, "step": 0})
+        if show_dir:
+            logger.info(f"ground truth | prediction overlays saved to {Path(show_dir).resolve()}")
+        if confusion_matrix and dist.is_main():
+            from seglab.visualize import save_confusion_matrix
+
+            png, csv = save_confusion_matrix(
+                metric.total_confusion(), metric.class_names, self.log_dir / "confusion_matrix.png"
+            )
+            logger.info(f"confusion matrix saved to {png} and {csv}")
         return results
+
+    def _painter(self, show_dir: Path):
+        """A callback that saves a side-by-side overlay for each evaluated image."""
+        from seglab.data.io import read_image
+        from seglab.visualize import side_by_side
+
+        classes = self.dataset_meta.get("classes") or tuple(str(i) for i in range(self.model.num_classes))
+        palette = self.dataset_meta.get("palette")
+        if not palette:
+            from seglab.data.datasets import make_palette
+
+            palette = make_palette(len(classes))
+
+        def paint(samples: list[dict]) -> None:
+            for sample in samples:
+                img = read_image(sample["img_path"])
+                gt = sample["gt_sem_seg"][0].cpu().numpy()
+                pred = sample["pred_sem_seg"].cpu().numpy()
+                picture = side_by_side(img, gt, pred, palette, classes)
+                name = Path(sample["img_path"]).stem
+                show_dir.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(show_dir / f"{name}.png"), picture)
+
+        return paint
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: Path, with_optimizer: bool = True) -> None:

@@ -59,10 +59,13 @@ class IoUMetric:
             index = label[valid] * n + pred[valid].clamp(0, n - 1)
             self.confusion += torch.bincount(index, minlength=n * n).reshape(n, n)
 
+    def total_confusion(self) -> np.ndarray:
+        """The confusion matrix summed over all processes (rows: label, columns: prediction)."""
+        return dist.all_reduce_sum(self.confusion.clone()).numpy()
+
     def compute(self) -> tuple[dict[str, float], dict[str, list[float]]]:
         """(summary such as ``{'aAcc': .., 'mIoU': .., 'mAcc': ..}``, per-class columns)."""
-        confusion = dist.all_reduce_sum(self.confusion.clone()).double().numpy()
-        return summarize(confusion, self.metrics, self.beta, self.nan_to_num)
+        return summarize(self.total_confusion().astype(np.float64), self.metrics, self.beta, self.nan_to_num)
 
 
 def summarize(

@@ -26,24 +26,6 @@ def read_scalars(work_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, learnable_data):
-    """One 300-iteration run of the tiny model, shared by the tests below."""
-    from ..conftest import write_tiny_config
-
-    root = tmp_path_factory.mktemp("trained")
-    path = write_tiny_config(
-        root,
-        learnable_data,
-        max_iters=300,
-        extra="train_cfg = dict(val_interval=150)\n"
-        "default_hooks = dict(checkpoint=dict(interval=150, save_best='mIoU'))",
-    )
-    runner = Runner.from_cfg(Config.fromfile(path))
-    metrics = runner.train()
-    return runner, metrics
-
-
 def test_training_learns_and_reaches_high_miou(trained):
     runner, metrics = trained
     assert metrics["mIoU"] >= 85.0, metrics

@@ -1,0 +1,210 @@
+"""Two-line inference: ``model = init_model(config, checkpoint)``; ``result = inference_model(model, img)``.
+
+Images go through the config's test pipeline (without label loading), so resizing matches what
+validation does; predictions come back at each image's original size.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from seglab.config import Config
+from seglab.data.transforms import Compose, LoadImageFromFile, PackSegInputs
+from seglab.engine.checkpoint import extract_state_dict, fetch, load_state_dict, safe_load
+from seglab.errors import ConfigError
+from seglab.models.builder import build_model
+from seglab.registry import DATASETS
+
+DEFAULT_TTA_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
+
+ImageInput = str | Path | np.ndarray
+
+
+def _dataset_meta_from_config(cfg: Config) -> dict:
+    for key in ("test_dataloader", "val_dataloader", "train_dataloader"):
+        dataset = (cfg.get(key) or {}).get("dataset") or {}
+        metainfo = dataset.get("metainfo") or {}
+        classes = metainfo.get("classes")
+        if classes is None and dataset.get("type") in DATASETS:
+            classes = getattr(DATASETS.get(dataset["type"]), "METAINFO", {}).get("classes")
+            metainfo = {"classes": classes, "palette": DATASETS.get(dataset["type"]).METAINFO.get("palette")}
+        if classes:
+            return {"classes": tuple(classes), "palette": metainfo.get("palette")}
+    return {}
+
+
+def init_model(
+    config: str | Path | Config,
+    checkpoint: str | Path | None = None,
+    device: str = "cpu",
+    cfg_options: dict | None = None,
+) -> nn.Module:
+    """Build the config's model in eval mode on ``device``, with weights and class names from ``checkpoint``."""
+    cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    model = build_model(cfg.model, load_pretrained=False)
+    meta = _dataset_meta_from_config(cfg)
+    if checkpoint is not None:
+        ckpt = safe_load(fetch(str(checkpoint)))
+        load_state_dict(model, extract_state_dict(ckpt))
+        saved = (ckpt.get("meta") or {}).get("dataset_meta") if isinstance(ckpt, dict) else None
+        if isinstance(saved, dict) and saved.get("classes"):
+            meta = {"classes": tuple(saved["classes"]), "palette": saved.get("palette")}
+    if not meta.get("classes"):
+        meta = {"classes": tuple(str(i) for i in range(model.num_classes))}
+    if not meta.get("palette"):
+        from seglab.data.datasets import make_palette
+
+        meta["palette"] = make_palette(len(meta["classes"]))
+    model.cfg = cfg
+    model.dataset_meta = meta
+    return model.to(device).eval()
+
+
+def _test_pipeline(model: nn.Module) -> Compose:
+    cfg = getattr(model, "cfg", None)
+    if cfg is None:
+        raise ConfigError("inference_model needs a model from init_model (it carries the config's test pipeline)")
+    steps = cfg.get("test_pipeline") or ((cfg.get("test_dataloader") or {}).get("dataset") or {}).get("pipeline")
+    if not steps:
+        raise ConfigError("the config has no test_pipeline (or test_dataloader.dataset.pipeline) for inference")
+    kept = [s for s in steps if s.get("type") not in ("LoadImageFromFile", "LoadAnnotations", "PackSegInputs")]
+    return Compose([*kept, PackSegInputs()])
+
+
+def _load(img: ImageInput) -> dict:
+    if isinstance(img, np.ndarray):
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ConfigError(f"an image array must be HxWx3 (BGR), got shape {img.shape}")
+        return {"img": img, "img_shape": img.shape[:2], "ori_shape": img.shape[:2]}
+    return LoadImageFromFile()({"img_path": str(img)})
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, packed: list[dict]) -> list[dict]:
+    device = next(model.parameters()).device
+    batch = {"inputs": [p["inputs"].to(device) for p in packed], "data_samples": [p["data_samples"] for p in packed]}
+    inputs, samples = model.data_preprocessor(batch, training=False)
+    return model.predict(inputs, samples)
+
+
+def inference_model(
+    model: nn.Module,
+    imgs: ImageInput | Sequence[ImageInput],
+    tta: bool = False,
+    tta_scales: Sequence[float] | None = None,
+) -> dict | list[dict]:
+    """Predict one image (path or BGR array) or a list of them.
+
+    Each result has ``pred_sem_seg`` (HxW class indices) and ``seg_logits`` (CxHxW) at the original size.
+    Lists run in batches of equally sized images, so a list gives what one call per image gives."""
+    single = not isinstance(imgs, list | tuple)
+    items = [imgs] if single else list(imgs)
+    pipeline = _test_pipeline(model)
+    model.eval()
+    results: list[dict | None] = [None] * len(items)
+    if tta:
+        for i, img in enumerate(items):
+            results[i] = _tta_predict(model, _load(img), tta_scales or DEFAULT_TTA_SCALES)
+    else:
+        packed = [pipeline(_load(img)) for img in items]
+        groups: dict[tuple, list[int]] = {}
+        for i, p in enumerate(packed):
+            groups.setdefault(tuple(p["inputs"].shape), []).append(i)
+        for indices in groups.values():
+            for i, out in zip(indices, _predict(model, [packed[i] for i in indices])):
+                results[i] = {"pred_sem_seg": out["pred_sem_seg"], "seg_logits": out["seg_logits"]}
+    return results[0] if single else results
+
+
+def _tta_predict(model: nn.Module, loaded: dict, scales: Sequence[float]) -> dict:
+    """Average class probabilities over rescaled and horizontally flipped copies."""
+    from seglab.data.transforms import RandomFlip, Resize
+
+    probabilities = None
+    count = 0
+    for scale in scales:
+        for flip in (False, True):
+            sample = copy.deepcopy(loaded)
+            sample = Resize(scale_factor=scale, keep_ratio=True)(sample)
+            sample = RandomFlip(prob=1.0 if flip else 0.0)(sample)
+            out = _predict(model, [PackSegInputs()(sample)])[0]
+            logits = out["seg_logits"]
+            prob = logits.softmax(dim=0) if logits.shape[0] > 1 else logits.sigmoid()
+            probabilities = prob if probabilities is None else probabilities + prob
+            count += 1
+    probabilities = probabilities / count
+    if probabilities.shape[0] > 1:
+        pred = probabilities.argmax(dim=0)
+    else:
+        pred = (probabilities[0] > model.decode_head.threshold).long()
+    return {"pred_sem_seg": pred, "seg_logits": probabilities}
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[tuple[Path, str]]:
+    """(file, output name) for files, folders (recursive) and glob patterns, in a stable order."""
+    import glob
+
+    found: list[tuple[Path, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+                found.append((file, str(file.relative_to(path).with_suffix(""))))
+        elif path.exists():
+            found.append((path, path.stem))
+        else:
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                found.append((path, path.stem))  # reported as unreadable later
+            found += [(Path(m), Path(m).stem) for m in matches if Path(m).is_file()]
+    return found
+
+
+def infer_files(
+    model: nn.Module,
+    inputs: Sequence[str],
+    out_dir: str | Path,
+    opacity: float = 0.5,
+    tta: bool = False,
+    tta_scales: Sequence[float] | None = None,
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Write ``NAME.png`` (palette-indexed labels) and ``NAME_overlay.png`` per input; returns (written, failed)."""
+    from tqdm import tqdm
+
+    from seglab.errors import SeglabError
+    from seglab.visualize import overlay, save_label_png
+
+    out_dir = Path(out_dir)
+    classes, palette = model.dataset_meta["classes"], model.dataset_meta["palette"]
+    written, failed = [], []
+    files = expand_inputs(inputs)
+    for path, name in tqdm(files, desc="infer", disable=len(files) < 2 or None):
+        try:
+            img = _load(path)["img"]
+        except SeglabError as err:
+            failed.append((path, str(err)))
+            continue
+        result = inference_model(model, img, tta=tta, tta_scales=tta_scales)
+        label = result["pred_sem_seg"].cpu().numpy().astype(np.uint8)
+        save_label_png(label, palette, out_dir / f"{name}.png")
+        cv2_write(out_dir / f"{name}_overlay.png", overlay(img, label, palette, classes, opacity))
+        written.append(out_dir / f"{name}.png")
+    return written, failed
+
+
+def cv2_write(path: Path, img: np.ndarray) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), img)

@@ -69,6 +69,16 @@ def param_groups(model: nn.Module, base_lr: float, base_wd: float, paramwise: di
     return groups
 
 
+def merge_groups(groups: list[dict]) -> list[dict]:
+    """One optimizer group per distinct (lr, weight_decay): far fewer Python-level steps than one per tensor."""
+    merged: dict[tuple[float, float], dict] = {}
+    for group in groups:
+        key = (group["lr"], group["weight_decay"])
+        target = merged.setdefault(key, {"params": [], "lr": group["lr"], "weight_decay": group["weight_decay"]})
+        target["params"] += group["params"]
+    return list(merged.values())
+
+
 class OptimWrapper:
     """Optimizer + optional gradient clipping + optional mixed precision, driven by ``update(loss)``."""
 
@@ -152,7 +162,7 @@ def build_optim_wrapper(model: nn.Module, cfg: dict, amp: bool = False, device_t
     check_arguments(opt_class, {"params": None, **opt_cfg}, f"optimizer type '{opt_type}'")
     base_lr = opt_cfg.get("lr", 1e-3)
     base_wd = opt_cfg.get("weight_decay", 0.0)
-    groups = param_groups(model, base_lr, base_wd, cfg.get("paramwise_cfg"))
+    groups = merge_groups(param_groups(model, base_lr, base_wd, cfg.get("paramwise_cfg")))
     optimizer = opt_class(groups, **opt_cfg)
     use_amp = amp or wrapper_type == "AmpOptimWrapper"
     amp_dtype = None

@@ -125,14 +125,22 @@ class Config(ConfigDict):
         return "\n".join(lines) + "\n"
 
 
-def resolve_config_path(path: str) -> Path:
-    """Find a config given as a path, ``mmseg::family/file.py``, or a shipped ``configs/...`` path."""
+def _shipped(path: str, where: str) -> Path | None:
+    """The shipped config a ``mmseg::``/``seglab::`` path names (an error if there is none), else None."""
     for prefix in SCOPE_PREFIXES:
         if path.startswith(prefix):
             candidate = CONFIGS_DIR / path[len(prefix) :]
-            if candidate.is_file():
-                return candidate
-            raise ConfigError(f"no shipped config '{path[len(prefix) :]}' (looked in {CONFIGS_DIR})")
+            if not candidate.is_file():
+                raise ConfigError(f"{where}'{path}' is not a shipped config (looked at {candidate})")
+            return candidate
+    return None
+
+
+def resolve_config_path(path: str) -> Path:
+    """Find a config given as a path, ``mmseg::family/file.py``, or a shipped ``configs/...`` path."""
+    scoped = _shipped(path, "")
+    if scoped:
+        return scoped
     direct = Path(path)
     if direct.is_file():
         return direct.resolve()
@@ -145,12 +153,9 @@ def resolve_config_path(path: str) -> Path:
 
 
 def _resolve_base(base: str, child: Path) -> Path:
-    for prefix in SCOPE_PREFIXES:
-        if base.startswith(prefix):
-            candidate = CONFIGS_DIR / base[len(prefix) :]
-            if candidate.is_file():
-                return candidate
-            raise ConfigError(f"{child}: _base_ '{base}' is not a shipped config (looked at {candidate})")
+    scoped = _shipped(base, f"{child}: _base_ ")
+    if scoped:
+        return scoped
     local = (child.parent / base).resolve()
     if local.is_file():
         return local

@@ -104,6 +104,7 @@ def inference_model(
     """Predict one image (path or BGR array) or a list of them.
 
     Each result has ``pred_sem_seg`` (HxW class indices) and ``seg_logits`` (CxHxW) at the original size.
+    ``tta`` averages flipped and rescaled copies (scales: ``tta_scales``, else the config's ``img_ratios``).
     Lists run in batches of equally sized images, so a list gives what one call per image gives."""
     single = not isinstance(imgs, list | tuple)
     items = [imgs] if single else list(imgs)
@@ -111,8 +112,9 @@ def inference_model(
     model.eval()
     results: list[dict | None] = [None] * len(items)
     if tta:
+        scales = tta_scales or model.cfg.get("img_ratios") or DEFAULT_TTA_SCALES
         for i, img in enumerate(items):
-            results[i] = _tta_predict(model, _load(img), tta_scales or DEFAULT_TTA_SCALES)
+            results[i] = _tta_predict(model, _load(img), scales)
     else:
         packed = [pipeline(_load(img)) for img in items]
         groups: dict[tuple, list[int]] = {}

@@ -25,7 +25,7 @@ from seglab.engine.checkpoint import load_checkpoint, read_checkpoint, save_chec
 from seglab.engine.hooks import build_hooks
 from seglab.engine.log import ScalarWriter, progress_tag, setup_logging
 from seglab.engine.optim import LRSchedule, build_optim_wrapper
-from seglab.engine.settings import apply_environment, collect_notices, restore_rng, rng_state
+from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng, rng_state
 from seglab.errors import ConfigError
 from seglab.evaluation.metrics import format_table
 from seglab.models.builder import build_model
@@ -39,6 +39,7 @@ class Runner:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
+        check_key_spelling(cfg)
         dist.init(((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend"))
         stem = Path(cfg.filename).stem if cfg.filename else "seglab"
         self.work_dir = Path(cfg.get("work_dir") or Path("work_dirs") / stem).resolve()

@@ -15,6 +15,58 @@ from seglab.errors import ConfigError
 logger = logging.getLogger("seglab")
 
 HONOURED_BACKENDS = {"LocalVisBackend", "TensorboardVisBackend"}
+RUNNER_KEYS = {
+    "model",
+    "train_dataloader",
+    "val_dataloader",
+    "test_dataloader",
+    "train_cfg",
+    "val_cfg",
+    "test_cfg",
+    "val_evaluator",
+    "test_evaluator",
+    "optim_wrapper",
+    "param_scheduler",
+    "default_hooks",
+    "custom_hooks",
+    "env_cfg",
+    "log_processor",
+    "log_level",
+    "load_from",
+    "resume",
+    "randomness",
+    "work_dir",
+    "visualizer",
+    "vis_backends",
+    "default_scope",
+    "launcher",
+    "tta_model",
+    "tta_pipeline",
+    "auto_scale_lr",
+}
+
+
+def check_key_spelling(cfg: dict) -> None:
+    """A top-level key one typo away from a runner key (``trian_cfg``) would silently leave the base
+    value in force; fail instead. Other top-level names are config variables and stay allowed."""
+    for key in cfg:
+        if key in RUNNER_KEYS or len(key) < 6:
+            continue
+        close = [k for k in RUNNER_KEYS if edit_distance(key, k) == 1]
+        if close:
+            raise ConfigError(f"config key '{key}' is not used by seglab — did you mean '{close[0]}'?")
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbours needed to turn ``a`` into ``b``."""
+    rows = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1)
+    return rows[len(a)][len(b)]
 
 
 def apply_environment(cfg: dict) -> int:

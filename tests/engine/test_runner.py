@@ -144,3 +144,9 @@ def test_wrong_data_root_is_one_line_error(tiny_config, capsys):
     assert main(["train", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "/nowhere" in err[0] and "data_prefix.img_path" in err[0]
+
+
+def test_misspelt_runner_key_is_an_error(tiny_config):
+    path = tiny_config(extra="trian_cfg = dict(max_iters=5)")
+    with pytest.raises(ConfigError, match="'trian_cfg' is not used by seglab — did you mean 'train_cfg'"):
+        Runner.from_cfg(Config.fromfile(path))

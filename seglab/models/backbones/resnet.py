@@ -21,7 +21,21 @@ def conv3x3(inp: int, out: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d
     return nn.Conv2d(inp, out, 3, stride=stride, padding=dilation, dilation=dilation, bias=False)
 
 
-class BasicBlock(nn.Module):
+class ResidualBlock(nn.Module):
+    """relu(residual(x) + shortcut(x)), optionally recomputed in backward (``with_cp``) to save memory."""
+
+    with_cp = False
+
+    def _residual(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            return self.relu(checkpoint(self._residual, x, use_reentrant=False))
+        return self.relu(self._residual(x))
+
+
+class BasicBlock(ResidualBlock):
     expansion = 1
 
     def __init__(
@@ -50,13 +64,8 @@ class BasicBlock(nn.Module):
         identity = x if self.downsample is None else self.downsample(x)
         return out + identity
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            return self.relu(checkpoint(self._residual, x, use_reentrant=False))
-        return self.relu(self._residual(x))
 
-
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
     expansion = 4
 
     def __init__(
@@ -89,11 +98,6 @@ class Bottleneck(nn.Module):
         out = self.bn3(self.conv3(out))
         identity = x if self.downsample is None else self.downsample(x)
         return out + identity
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            return self.relu(checkpoint(self._residual, x, use_reentrant=False))
-        return self.relu(self._residual(x))
 
 
 ARCH = {

@@ -179,3 +179,16 @@ def test_shipped_configs_found_after_a_non_editable_install(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(target)], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["150", "ADE20KDataset"]
+
+
+def test_every_shipped_config_loads_and_voc_aug_concatenates():
+    configs = sorted((REPO / "configs").glob("*/*.py"))
+    assert len(configs) >= 55
+    for path in configs:
+        cfg = Config.fromfile(path)
+        assert cfg.model.decode_head.num_classes in (2, 19, 21, 150), path
+    voc = Config.fromfile(REPO / "configs/deeplabv3plus/deeplabv3plus_r50-d8_4xb4-20k_voc12aug-512x512.py")
+    dataset = voc.train_dataloader.dataset
+    assert dataset.type == "ConcatDataset" and set(dataset) == {"type", "datasets"}
+    assert [d.data_prefix.seg_map_path for d in dataset.datasets] == ["SegmentationClass", "SegmentationClassAug"]
+    assert dataset.datasets[0].data_root == "data/VOCdevkit/VOC2012"

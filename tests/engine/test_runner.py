@@ -150,3 +150,24 @@ def test_misspelt_runner_key_is_an_error(tiny_config):
     path = tiny_config(extra="trian_cfg = dict(max_iters=5)")
     with pytest.raises(ConfigError, match="'trian_cfg' is not used by seglab — did you mean 'train_cfg'"):
         Runner.from_cfg(Config.fromfile(path))
+
+
+def test_tensorboard_backend_without_tensorboard_is_a_notice(tiny_config, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name.startswith("torch.utils.tensorboard"):
+            raise ImportError("No module named 'tensorboard'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    path = tiny_config(
+        max_iters=1,
+        extra="visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), "
+        "dict(type='TensorboardVisBackend'), dict(type='WandbVisBackend')])",
+    )
+    Runner.from_cfg(Config.fromfile(path)).train()
+    out = capsys.readouterr().out
+    assert "tensorboard is not installed" in out and "WandbVisBackend is not supported" in out

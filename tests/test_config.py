@@ -182,7 +182,7 @@ def test_shipped_configs_found_after_a_non_editable_install(tmp_path):
 
 
 def test_every_shipped_config_loads_and_voc_aug_concatenates():
-    configs = sorted((REPO / "configs").glob("*/*.py"))
+    configs = sorted(p for p in (REPO / "configs").glob("*/*.py") if p.parent.name != "_base_")
     assert len(configs) >= 55
     for path in configs:
         cfg = Config.fromfile(path)

@@ -16,7 +16,7 @@ from torch import nn
 
 from seglab.config import Config
 from seglab.data.transforms import Compose, LoadImageFromFile, PackSegInputs
-from seglab.engine.checkpoint import extract_state_dict, fetch, load_state_dict, safe_load
+from seglab.engine.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.errors import ConfigError
 from seglab.models.builder import build_model
 from seglab.registry import DATASETS
@@ -52,9 +52,9 @@ def init_model(
     model = build_model(cfg.model, load_pretrained=False)
     meta = _dataset_meta_from_config(cfg)
     if checkpoint is not None:
-        ckpt = safe_load(fetch(str(checkpoint)))
-        load_state_dict(model, extract_state_dict(ckpt))
-        saved = (ckpt.get("meta") or {}).get("dataset_meta") if isinstance(ckpt, dict) else None
+        ckpt = read_checkpoint(checkpoint)
+        apply_checkpoint(model, ckpt, checkpoint)
+        saved = (ckpt.get("meta") or {}).get("dataset_meta")
         if isinstance(saved, dict) and saved.get("classes"):
             meta = {"classes": tuple(saved["classes"]), "palette": saved.get("palette")}
     if not meta.get("classes"):

@@ -114,8 +114,7 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
             problems["unreadable or truncated image(s)"].append(img_path)
             img_hw = None
         try:
-            label = open_label(label_path)
-            Image.open(label_path).load()
+            label = open_label(label_path)  # a full decode: truncated files fail here
         except (DatasetError, OSError, SyntaxError, ValueError):
             problems["unreadable or truncated label(s)"].append(label_path)
             continue

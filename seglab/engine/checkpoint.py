@@ -208,7 +208,14 @@ def load_checkpoint(model: nn.Module, source: str | Path, strict: bool = False, 
     """Load weights from a path or URL into ``model`` and return the report (also logged).
 
     ``prefix`` keeps only keys under it (e.g. ``backbone.``) and strips it."""
-    state = extract_state_dict(safe_load(fetch(str(source))))
+    return apply_checkpoint(model, safe_load(fetch(str(source))), source, strict, prefix)
+
+
+def apply_checkpoint(
+    model: nn.Module, checkpoint: Any, source: str | Path, strict: bool = False, prefix: str = ""
+) -> LoadReport:
+    """Load the tensors of an already-read checkpoint into ``model``; logs what was skipped."""
+    state = extract_state_dict(checkpoint)
     if prefix:
         state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     report = load_state_dict(model, state, strict)

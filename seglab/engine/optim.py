@@ -135,8 +135,9 @@ class OptimWrapper:
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state["optimizer"] if "optimizer" in state else state)
-        if self.scaler and "loss_scaler" in state:
+        """Restore from a dict with ``optimizer`` (and ``loss_scaler``), e.g. a whole checkpoint."""
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler and state.get("loss_scaler"):
             self.scaler.load_state_dict(state["loss_scaler"])
 
 

@@ -21,7 +21,7 @@ from seglab import __version__
 from seglab.config import Config
 from seglab.data.loader import build_dataloader
 from seglab.engine import dist, preflight
-from seglab.engine.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from seglab.engine.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from seglab.engine.hooks import build_hooks
 from seglab.engine.log import ScalarWriter, progress_tag, setup_logging
 from seglab.engine.optim import LRSchedule, build_optim_wrapper
@@ -145,7 +145,7 @@ class Runner:
             logger.info(f"mixed precision: autocast to {self.optim.amp_dtype} on {self.device.type}")
         self.schedule = LRSchedule(cfg.get("param_scheduler"), self.optim.optimizer, self.by_epoch, self.epoch_length)
         if resume_from:
-            self._resume(resume_from, train_loader)
+            self._resume(resume_from)
         self.ddp_model = self._wrap_distributed(model)
         logger.info(f"work_dir: {self.work_dir}")
         metrics: dict[str, float] = {}
@@ -306,8 +306,9 @@ class Runner:
         if loader is None:
             raise ConfigError("test needs test_dataloader, test_evaluator and test_cfg in the config")
         model = self._build_model(load_pretrained=False)
-        load_checkpoint(model, cfg.load_from)
-        meta = read_checkpoint(cfg.load_from).get("meta") or {}
+        ckpt = read_checkpoint(cfg.load_from)
+        apply_checkpoint(model, ckpt, cfg.load_from)
+        meta = ckpt.get("meta") or {}
         self.dataset_meta = loader.dataset.dataset_meta
         if not self.dataset_meta.get("classes") and isinstance(meta.get("dataset_meta"), dict):
             self.dataset_meta = meta["dataset_meta"]
@@ -367,9 +368,7 @@ class Runner:
         }
         state = {"meta": meta, "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
         if with_optimizer:
-            state["optimizer"] = self.optim.state_dict()["optimizer"]
-            if self.optim.scaler is not None:
-                state["loss_scaler"] = self.optim.scaler.state_dict()
+            state.update(self.optim.state_dict())  # 'optimizer' (and 'loss_scaler' under float16 AMP)
             state["param_schedulers"] = self.schedule.state_dict()
         save_checkpoint(state, path)
 
@@ -378,16 +377,12 @@ class Runner:
             restore_rng(self._pending_rng)
             self._pending_rng = None
 
-    def _resume(self, source: str, loader) -> None:
+    def _resume(self, source: str) -> None:
         ckpt = read_checkpoint(source)
-        load_checkpoint(self.model, source, strict=True)
+        apply_checkpoint(self.model, ckpt, source, strict=True)
         if "optimizer" not in ckpt:
             raise ConfigError(f"cannot resume from '{source}': it was saved without optimizer state")
-        self.optim.load_state_dict(
-            {"optimizer": ckpt["optimizer"], "loss_scaler": ckpt.get("loss_scaler")}
-            if ckpt.get("loss_scaler")
-            else {"optimizer": ckpt["optimizer"]}
-        )
+        self.optim.load_state_dict(ckpt)
         meta = ckpt.get("meta") or {}
         self.iter = int(meta.get("iter", 0))
         self.epoch = int(meta.get("epoch", 0))

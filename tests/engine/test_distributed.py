@@ -21,10 +21,9 @@ def test_two_process_training_and_validation_match_single_process(tiny_config, t
             sys.executable,
             "-m",
             "torch.distributed.run",
+            "--standalone",  # picks a free port
             "--nproc_per_node",
             "2",
-            "--master_port",
-            "29533",
             "-m",
             "seglab",
             "train",

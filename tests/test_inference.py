@@ -104,11 +104,15 @@ def test_test_command_saves_overlays_and_confusion_matrix(trained, tmp_path, cap
             "--show-dir",
             str(show),
             "--confusion-matrix",
+            "--out",
+            str(tmp_path / "labels"),
         ]
     )
     assert code == 0
     pictures = sorted(show.glob("*.png"))
     assert len(pictures) == 12
+    labels = sorted((tmp_path / "labels").glob("*.png"))
+    assert [p.name for p in labels] == [p.name for p in pictures]
     picture = cv2.imread(str(pictures[0]))
     assert picture.shape[1] == 128 and picture.shape[0] > 64 and picture.std() > 10
     (matrix_png,) = (tmp_path / "t").glob("*/confusion_matrix.png")

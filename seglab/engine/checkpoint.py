@@ -32,6 +32,13 @@ OPEN_MMLAB_URLS = {
     "resnet50_v1c": "https://download.openmmlab.com/pretrain/third_party/resnet50_v1c-2cccc1ad.pth",
     "resnet101_v1c": "https://download.openmmlab.com/pretrain/third_party/resnet101_v1c-e67eebb6.pth",
 }
+TORCHVISION_URLS = {  # ImageNet weights of plain ResNets, named as torchvision's files
+    "resnet18": "https://download.pytorch.org/models/resnet18-5c106cde.pth",
+    "resnet34": "https://download.pytorch.org/models/resnet34-333f7ec4.pth",
+    "resnet50": "https://download.pytorch.org/models/resnet50-19c8e357.pth",
+    "resnet101": "https://download.pytorch.org/models/resnet101-5d3b4d8f.pth",
+    "resnet152": "https://download.pytorch.org/models/resnet152-b121ed2d.pth",
+}
 MMSEG_RELEASE = "https://download.openmmlab.com/mmsegmentation/v0.5"
 _RELEASE_NAME = re.compile(r"^(?P<config>(?P<family>[a-z0-9]+)_.+?)_\d{8}_\d{6}-[0-9a-f]{8}\.pth$")
 
@@ -134,12 +141,14 @@ def hub_cache_path(url: str) -> Path:
 
 
 def fetch(source: str) -> Path:
-    """A local path for ``source``: a file, an http(s) URL (torch.hub cache) or ``open-mmlab://NAME``."""
-    if source.startswith("open-mmlab://"):
-        name = source[len("open-mmlab://") :]
-        if name not in OPEN_MMLAB_URLS:
-            raise CheckpointError(f"unknown pretrained name '{source}'; known: {sorted(OPEN_MMLAB_URLS)}")
-        source = OPEN_MMLAB_URLS[name]
+    """A local path for ``source``: a file, an http(s) URL (torch.hub cache), ``open-mmlab://NAME``
+    or ``torchvision://NAME``."""
+    for scheme, table in (("open-mmlab://", OPEN_MMLAB_URLS), ("torchvision://", TORCHVISION_URLS)):
+        if source.startswith(scheme):
+            name = source[len(scheme) :]
+            if name not in table:
+                raise CheckpointError(f"unknown pretrained name '{source}'; known: {sorted(table)}")
+            source = table[name]
     if not source.startswith(("http://", "https://")):
         path = Path(source).expanduser()
         if not path.is_file():

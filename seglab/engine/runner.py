@@ -293,11 +293,13 @@ class Runner:
         self.ckpt_hook.after_val(self, results)
         return results
 
-    def test(self, show_dir: str | Path | None = None, confusion_matrix: bool = False) -> dict[str, float]:
+    def test(
+        self, show_dir: str | Path | None = None, confusion_matrix: bool = False, out_dir: str | Path | None = None
+    ) -> dict[str, float]:
         """Evaluate ``load_from`` (the checkpoint) on ``test_dataloader`` with ``test_evaluator``.
 
-        ``show_dir`` receives ground truth | prediction overlays per image; ``confusion_matrix`` writes
-        ``confusion_matrix.png``/``.csv`` into this run's log folder."""
+        ``show_dir`` receives ground truth | prediction overlays per image, ``out_dir`` the predicted label
+        maps; ``confusion_matrix`` writes ``confusion_matrix.png``/``.csv`` into this run's log folder."""
         cfg = self.cfg
         if not cfg.get("load_from"):
             raise ConfigError("test needs a checkpoint: pass it on the command line or set load_from")
@@ -312,7 +314,7 @@ class Runner:
         self.dataset_meta = loader.dataset.dataset_meta
         if not self.dataset_meta.get("classes") and isinstance(meta.get("dataset_meta"), dict):
             self.dataset_meta = meta["dataset_meta"]
-        painter = self._painter(Path(show_dir)) if show_dir else None
+        painter = self._painter(Path(show_dir) if show_dir else None, Path(out_dir) if out_dir else None)
         results = self.evaluate(loader, metric, "test", on_predictions=painter)
         self.scalars.write({**results, "step": 0})
         if show_dir:
@@ -326,11 +328,13 @@ class Runner:
             logger.info(f"confusion matrix saved to {png} and {csv}")
         return results
 
-    def _painter(self, show_dir: Path):
-        """A callback that saves a side-by-side overlay for each evaluated image."""
+    def _painter(self, show_dir: Path | None, out_dir: Path | None):
+        """A callback that saves a side-by-side overlay and/or the predicted label map of each image."""
         from seglab.data.io import read_image
-        from seglab.visualize import side_by_side
+        from seglab.visualize import save_label_png, side_by_side
 
+        if show_dir is None and out_dir is None:
+            return None
         classes = self.dataset_meta.get("classes") or tuple(str(i) for i in range(self.model.num_classes))
         palette = self.dataset_meta.get("palette")
         if not palette:
@@ -340,13 +344,15 @@ class Runner:
 
         def paint(samples: list[dict]) -> None:
             for sample in samples:
-                img = read_image(sample["img_path"])
-                gt = sample["gt_sem_seg"][0].cpu().numpy()
-                pred = sample["pred_sem_seg"].cpu().numpy()
-                picture = side_by_side(img, gt, pred, palette, classes)
                 name = Path(sample["img_path"]).stem
-                show_dir.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(show_dir / f"{name}.png"), picture)
+                pred = sample["pred_sem_seg"].cpu().numpy()
+                if out_dir is not None:
+                    save_label_png(pred.astype(np.uint8), palette, out_dir / f"{name}.png")
+                if show_dir is not None:
+                    gt = sample["gt_sem_seg"][0].cpu().numpy()
+                    picture = side_by_side(read_image(sample["img_path"]), gt, pred, palette, classes)
+                    show_dir.mkdir(parents=True, exist_ok=True)
+                    cv2.imwrite(str(show_dir / f"{name}.png"), picture)
 
         return paint
 

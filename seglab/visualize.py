@@ -85,6 +85,39 @@ def side_by_side(img_bgr, gt, pred, palette, classes, opacity: float = 0.5) -> n
     return add_legend(combined, [(str(classes[c]), tuple(int(v) for v in palette[c])) for c in present])
 
 
+class PredictionWriter:
+    """Called with each evaluated batch: saves ground truth | prediction pictures to ``show_dir`` and
+    palette-indexed predicted label maps to ``out_dir``."""
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        palette: Sequence[Sequence[int]] | None,
+        show_dir: str | Path | None = None,
+        out_dir: str | Path | None = None,
+    ) -> None:
+        from seglab.data.datasets import make_palette
+
+        self.classes = tuple(classes)
+        self.palette = palette or make_palette(len(self.classes))
+        self.show_dir = Path(show_dir) if show_dir else None
+        self.out_dir = Path(out_dir) if out_dir else None
+
+    def __call__(self, samples: list[dict]) -> None:
+        from seglab.data.io import read_image
+
+        for sample in samples:
+            name = Path(sample["img_path"]).stem
+            pred = sample["pred_sem_seg"].cpu().numpy()
+            if self.out_dir is not None:
+                save_label_png(pred.astype(np.uint8), self.palette, self.out_dir / f"{name}.png")
+            if self.show_dir is not None:
+                gt = sample["gt_sem_seg"][0].cpu().numpy()
+                picture = side_by_side(read_image(sample["img_path"]), gt, pred, self.palette, self.classes)
+                self.show_dir.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(self.show_dir / f"{name}.png"), picture)
+
+
 # ----------------------------------------------------------------------------- training curves
 def read_scalars(work_dir: str | Path) -> tuple[list[dict], list[dict]]:
     """(training records, validation records) from every run under ``work_dir``, later runs winning."""

@@ -11,7 +11,6 @@ import logging
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -314,8 +313,13 @@ class Runner:
         self.dataset_meta = loader.dataset.dataset_meta
         if not self.dataset_meta.get("classes") and isinstance(meta.get("dataset_meta"), dict):
             self.dataset_meta = meta["dataset_meta"]
-        painter = self._painter(Path(show_dir) if show_dir else None, Path(out_dir) if out_dir else None)
-        results = self.evaluate(loader, metric, "test", on_predictions=painter)
+        writer = None
+        if show_dir or out_dir:
+            from seglab.visualize import PredictionWriter
+
+            classes = self.dataset_meta.get("classes") or tuple(str(i) for i in range(model.num_classes))
+            writer = PredictionWriter(classes, self.dataset_meta.get("palette"), show_dir, out_dir)
+        results = self.evaluate(loader, metric, "test", on_predictions=writer)
         self.scalars.write({**results, "step": 0})
         if show_dir:
             logger.info(f"ground truth | prediction overlays saved to {Path(show_dir).resolve()}")
@@ -327,34 +331,6 @@ class Runner:
             )
             logger.info(f"confusion matrix saved to {png} and {csv}")
         return results
-
-    def _painter(self, show_dir: Path | None, out_dir: Path | None):
-        """A callback that saves a side-by-side overlay and/or the predicted label map of each image."""
-        from seglab.data.io import read_image
-        from seglab.visualize import save_label_png, side_by_side
-
-        if show_dir is None and out_dir is None:
-            return None
-        classes = self.dataset_meta.get("classes") or tuple(str(i) for i in range(self.model.num_classes))
-        palette = self.dataset_meta.get("palette")
-        if not palette:
-            from seglab.data.datasets import make_palette
-
-            palette = make_palette(len(classes))
-
-        def paint(samples: list[dict]) -> None:
-            for sample in samples:
-                name = Path(sample["img_path"]).stem
-                pred = sample["pred_sem_seg"].cpu().numpy()
-                if out_dir is not None:
-                    save_label_png(pred.astype(np.uint8), palette, out_dir / f"{name}.png")
-                if show_dir is not None:
-                    gt = sample["gt_sem_seg"][0].cpu().numpy()
-                    picture = side_by_side(read_image(sample["img_path"]), gt, pred, palette, classes)
-                    show_dir.mkdir(parents=True, exist_ok=True)
-                    cv2.imwrite(str(show_dir / f"{name}.png"), picture)
-
-        return paint
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: Path, with_optimizer: bool = True) -> None:

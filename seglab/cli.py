@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--out", help="save predicted label maps (palette PNGs) here")
     test.add_argument("--show", action="store_true", help=argparse.SUPPRESS)
     test.add_argument("--wait-time", type=float, default=2, help=argparse.SUPPRESS)
-    test.add_argument("--tta", action="store_true", help=argparse.SUPPRESS)
+    test.add_argument("--tta", action="store_true", help="flip + multi-scale test-time augmentation (img_ratios)")
     _add_cfg_options(test)
     _add_launcher(test)
 
@@ -149,11 +149,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     cfg.load_from = args.checkpoint
     if args.work_dir:
         cfg.work_dir = args.work_dir
-    if args.tta:
-        raise SeglabError("test --tta is not supported yet; 'seglab infer --tta' predicts with test-time augmentation")
     if args.show:
         print("--show needs a display; saving pictures instead is --show-dir DIR", file=sys.stderr)
-    Runner.from_cfg(cfg).test(show_dir=args.show_dir, confusion_matrix=args.confusion_matrix, out_dir=args.out)
+    Runner.from_cfg(cfg).test(args.show_dir, args.confusion_matrix, args.out, args.tta)
     return 0
 
 

@@ -114,7 +114,7 @@ def inference_model(
     if tta:
         scales = tta_scales or model.cfg.get("img_ratios") or DEFAULT_TTA_SCALES
         for i, img in enumerate(items):
-            results[i] = _tta_predict(model, _load(img), scales)
+            results[i] = tta_predict(model, img, scales)
     else:
         packed = [pipeline(_load(img)) for img in items]
         groups: dict[tuple, list[int]] = {}
@@ -126,10 +126,11 @@ def inference_model(
     return results[0] if single else results
 
 
-def _tta_predict(model: nn.Module, loaded: dict, scales: Sequence[float]) -> dict:
-    """Average class probabilities over rescaled and horizontally flipped copies."""
+def tta_predict(model: nn.Module, img: ImageInput, scales: Sequence[float]) -> dict:
+    """Average class probabilities over rescaled and horizontally flipped copies of one image."""
     from seglab.data.transforms import RandomFlip, Resize
 
+    loaded = _load(img)
     probabilities = None
     count = 0
     for scale in scales:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import cv2
@@ -172,3 +173,24 @@ def test_benchmark_counts_match_a_hand_count(trained, capsys):
     assert main(["benchmark", str(runner.work_dir / "tiny.py"), "--shape", "64", "96", "--iters", "2"]) == 0
     out = capsys.readouterr().out
     assert f"{count_parameters(model):,}" in out and f"{count_flops(model, 64, 96):,}" in out and "images / s" in out
+
+
+def test_test_command_with_tta(trained, tmp_path, capsys):
+    runner, metrics = trained
+    path = runner.work_dir / "tiny.py"
+    code = main(
+        [
+            "test",
+            str(path),
+            str(runner.work_dir / "iter_300.pth"),
+            "--work-dir",
+            str(tmp_path / "t"),
+            "--tta",
+            "--cfg-options",
+            "img_ratios=[1.0,1.25]",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    miou = float(re.findall(r"mIoU: (\d+\.\d+)", out)[-1])
+    assert miou != metrics["mIoU"] and abs(miou - metrics["mIoU"]) < 10

@@ -27,6 +27,7 @@ from seglab.engine.optim import LRSchedule, build_optim_wrapper
 from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng, rng_state
 from seglab.errors import ConfigError
 from seglab.evaluation.metrics import format_table
+from seglab.inference import DEFAULT_TTA_SCALES, tta_predict
 from seglab.models.builder import build_model
 from seglab.registry import METRICS
 
@@ -248,10 +249,11 @@ class Runner:
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def evaluate(self, loader, metric, mode: str = "val", on_predictions=None) -> dict[str, float]:
+    def evaluate(self, loader, metric, mode: str = "val", on_predictions=None, tta_scales=None) -> dict[str, float]:
         """Predict every batch of ``loader``, log the class table and the summary line.
 
-        ``on_predictions(samples)``, when given, sees each batch's predicted samples (for pictures)."""
+        ``on_predictions(samples)``, when given, sees each batch's predicted samples (for pictures);
+        ``tta_scales`` predicts each image from its file with flip + multi-scale test-time augmentation."""
         model = self.model
         model.eval()
         dist.sync_buffers(model)
@@ -265,8 +267,10 @@ class Runner:
         bar = tqdm(loader, desc=mode, total=total, disable=not dist.is_main() or None, leave=False)
         for i, batch in enumerate(bar):
             data_times.append(time.perf_counter() - start)
-            inputs, samples = model.data_preprocessor(batch, training=False)
-            predictions = model.predict(inputs, samples)
+            if tta_scales:
+                predictions = [{**s, **tta_predict(model, s["img_path"], tta_scales)} for s in batch["data_samples"]]
+            else:
+                predictions = model.predict(*model.data_preprocessor(batch, training=False))
             metric.process(predictions)
             if on_predictions is not None:
                 on_predictions(predictions)
@@ -293,12 +297,17 @@ class Runner:
         return results
 
     def test(
-        self, show_dir: str | Path | None = None, confusion_matrix: bool = False, out_dir: str | Path | None = None
+        self,
+        show_dir: str | Path | None = None,
+        confusion_matrix: bool = False,
+        out_dir: str | Path | None = None,
+        tta: bool = False,
     ) -> dict[str, float]:
         """Evaluate ``load_from`` (the checkpoint) on ``test_dataloader`` with ``test_evaluator``.
 
         ``show_dir`` receives ground truth | prediction overlays per image, ``out_dir`` the predicted label
-        maps; ``confusion_matrix`` writes ``confusion_matrix.png``/``.csv`` into this run's log folder."""
+        maps; ``confusion_matrix`` writes ``confusion_matrix.png``/``.csv`` into this run's log folder;
+        ``tta`` averages flips and the config's ``img_ratios`` scales."""
         cfg = self.cfg
         if not cfg.get("load_from"):
             raise ConfigError("test needs a checkpoint: pass it on the command line or set load_from")
@@ -319,7 +328,8 @@ class Runner:
 
             classes = self.dataset_meta.get("classes") or tuple(str(i) for i in range(model.num_classes))
             writer = PredictionWriter(classes, self.dataset_meta.get("palette"), show_dir, out_dir)
-        results = self.evaluate(loader, metric, "test", on_predictions=writer)
+        scales = (cfg.get("img_ratios") or DEFAULT_TTA_SCALES) if tta else None
+        results = self.evaluate(loader, metric, "test", on_predictions=writer, tta_scales=scales)
         self.scalars.write({**results, "step": 0})
         if show_dir:
             logger.info(f"ground truth | prediction overlays saved to {Path(show_dir).resolve()}")

@@ -35,6 +35,7 @@ class SplitSpec:
     img_suffix: str | None = None
     seg_map_suffix: str | None = None
     reduce_zero_label: bool = False
+    names: list[str] | None = None  # from an ann_file: only these images belong to the split
 
 
 @dataclass
@@ -89,6 +90,14 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
         return histogram
     images = _files(spec.img_dir, spec.img_suffix, IMAGE_SUFFIXES)
     labels = _files(spec.ann_dir, spec.seg_map_suffix, IMAGE_SUFFIXES)
+    if spec.names is not None:
+        missing = [spec.img_dir / f"{n}{spec.img_suffix}" for n in spec.names if n not in images]
+        if missing:
+            report.errors.append(
+                f"[{spec.name}] {len(missing)} image(s) listed in ann_file do not exist: {_listing(missing)}"
+            )
+        images = {n: images[n] for n in spec.names if n in images}
+        labels = {n: labels[n] for n in spec.names if n in labels}
     report.lines.append(f"[{spec.name}] {spec.img_dir} <-> {spec.ann_dir}: {len(images)} images, {len(labels)} labels")
     if not images:
         report.errors.append(f"[{spec.name}] no images under '{spec.img_dir}' (img_suffix={spec.img_suffix!r})")
@@ -189,37 +198,64 @@ def splits_from_folder(root: Path) -> list[SplitSpec]:
     return [SplitSpec(s, img_root / s, ann_root / s) for s in split_names]
 
 
-def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tuple | None]:
-    """The dataset folders a config trains and validates on, with its class count and ignore index."""
+def _dataset_defaults(dataset: dict) -> tuple[dict, type]:
+    """The dataset config with its class's defaults (suffixes, reduce_zero_label) filled in."""
+    from seglab.data.datasets import BaseSegDataset
     from seglab.registry import DATASETS
 
+    cls = DATASETS.get(dataset.get("type", "BaseSegDataset"))
+    defaults = {}
+    for klass in reversed(cls.__mro__):
+        if isinstance(klass, type) and issubclass(klass, BaseSegDataset):
+            for name, param in inspect.signature(klass.__init__).parameters.items():
+                if param.default is not inspect.Parameter.empty:
+                    defaults[name] = param.default
+    return {**defaults, **dataset}, cls
+
+
+def _split_specs(name: str, dataset: dict) -> list[SplitSpec]:
+    if dataset.get("type") == "ConcatDataset":
+        parts = dataset.get("datasets") or []
+        return [spec for i, part in enumerate(parts) for spec in _split_specs(f"{name}[{i}]", part)]
+    merged, _ = _dataset_defaults(dataset)
+    root = Path(merged.get("data_root") or "")
+    prefix = merged.get("data_prefix") or {}
+    names = None
+    if merged.get("ann_file"):
+        ann_file = root / merged["ann_file"]
+        if not ann_file.is_file():
+            raise DatasetError(
+                f"[{name}] ann_file '{ann_file}' does not exist; set ann_file='' to scan the image folder"
+            )
+        names = [line.strip() for line in ann_file.read_text().splitlines() if line.strip()]
+    return [
+        SplitSpec(
+            name,
+            root / prefix.get("img_path", ""),
+            root / prefix.get("seg_map_path", ""),
+            merged.get("img_suffix", ".jpg"),
+            merged.get("seg_map_suffix", ".png"),
+            bool(merged.get("reduce_zero_label", False)),
+            names,
+        )
+    ]
+
+
+def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tuple | None]:
+    """The dataset folders a config trains and validates on, with its class count and ignore index."""
     specs, seen = [], set()
     classes = None
     for loader_key in ("train_dataloader", "val_dataloader", "test_dataloader"):
         dataset = (cfg.get(loader_key) or {}).get("dataset")
         if not isinstance(dataset, dict):
             continue
-        cls = DATASETS.get(dataset.get("type", "BaseSegDataset"))
-        defaults = {}
-        for klass in reversed(cls.__mro__[:-2]):
-            for name, param in inspect.signature(klass.__init__).parameters.items():
-                if param.default is not inspect.Parameter.empty:
-                    defaults[name] = param.default
-        merged = {**defaults, **dataset}
-        root = Path(merged.get("data_root") or "")
-        prefix = merged.get("data_prefix") or {}
-        spec = SplitSpec(
-            loader_key.replace("_dataloader", ""),
-            root / prefix.get("img_path", ""),
-            root / prefix.get("seg_map_path", ""),
-            merged.get("img_suffix", ".jpg"),
-            merged.get("seg_map_suffix", ".png"),
-            bool(merged.get("reduce_zero_label", False)),
-        )
-        key = (spec.img_dir, spec.ann_dir)
-        if key not in seen:
-            seen.add(key)
-            specs.append(spec)
+        for spec in _split_specs(loader_key.replace("_dataloader", ""), dataset):
+            key = (spec.img_dir, spec.ann_dir, tuple(spec.names or ()))
+            if key not in seen:
+                seen.add(key)
+                specs.append(spec)
+        first = dataset["datasets"][0] if dataset.get("type") == "ConcatDataset" else dataset
+        merged, cls = _dataset_defaults(first)
         metainfo = merged.get("metainfo") or {}
         classes = classes or metainfo.get("classes") or getattr(cls, "METAINFO", {}).get("classes")
     head = (cfg.get("model") or {}).get("decode_head") or {}

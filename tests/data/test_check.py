@@ -111,3 +111,22 @@ def test_cli_exit_code_and_config_mode(tmp_path, capsys, tiny_config):
     assert main(["check-data", str(tiny_config())]) == 0
     out = capsys.readouterr().out
     assert "[train]" in out and "[val]" in out and "class1" in out
+
+
+def test_config_with_ann_file_checks_only_the_listed_images(tmp_path, capsys):
+    root = tmp_path / "voc"
+    make(root, "a", good_label())
+    make(root, "b", good_label())
+    (root / "ann_dir/train/b.png").unlink()  # not in the split: must not be reported
+    (root / "split.txt").write_text("a\nmissing\n")
+    config = tmp_path / "cfg.py"
+    config.write_text(
+        "model = dict(decode_head=dict(num_classes=21))\n"
+        f"train_dataloader = dict(dataset=dict(type='ConcatDataset', datasets=[dict(type='PascalVOCDataset', "
+        f"data_root={str(root)!r}, ann_file='split.txt', "
+        "data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train'))]))\n"
+    )
+    assert main(["check-data", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "listed in ann_file do not exist" in out and "missing.jpg" in out
+    assert "b.jpg" not in out and "1 images, 1 labels" in out

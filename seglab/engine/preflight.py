@@ -54,6 +54,8 @@ def check_num_classes(cfg: dict, classes: tuple | None) -> int:
 def check_label_values(dataset, num_classes: int, ignore_index: int) -> None:
     """Read a spread of label files and fail on values the model cannot predict."""
     infos = getattr(dataset, "data_list", None)
+    if infos is None:  # ConcatDataset: the parts' lists
+        infos = [info for part in getattr(dataset, "datasets", []) for info in getattr(part, "data_list", [])]
     if not infos:
         return
     picks = np.linspace(0, len(infos) - 1, min(SAMPLED_LABELS, len(infos))).astype(int)

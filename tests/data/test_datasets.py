@@ -190,3 +190,23 @@ def test_infinite_sampler_start_and_sharding():
     resumed = iter(sampler)
     assert [next(resumed) for _ in range(18)] == first[7:]
     assert sorted(first[:10]) == list(range(10))
+
+
+def test_concat_dataset_indexes_across_parts(tmp_path):
+    for name in ["a", "b"]:
+        write_pair(tmp_path / "one", name, label_value=1)
+    write_pair(tmp_path / "two", "c", label_value=2)
+    parts = [
+        dict(
+            type="BaseSegDataset",
+            data_root=str(tmp_path / d),
+            data_prefix=dict(img_path="img", seg_map_path="ann"),
+            pipeline=[dict(type="LoadAnnotations")],
+            metainfo=dict(classes=("x", "y", "z")),
+        )
+        for d in ("one", "two")
+    ]
+    concat = DATASETS.build(dict(type="ConcatDataset", datasets=parts))
+    assert len(concat) == 3 and concat.dataset_meta["classes"] == ("x", "y", "z")
+    assert [int(concat[i]["gt_seg_map"].max()) for i in range(3)] == [1, 1, 2]
+    assert concat.get_data_info(2)["img_path"].endswith("two/img/c.jpg")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from seglab.config import Config
+from seglab.data.io import IMAGE_SUFFIXES, write_image
 from seglab.data.transforms import Compose, LoadImageFromFile, PackSegInputs
 from seglab.engine.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.errors import ConfigError
@@ -151,9 +152,6 @@ def tta_predict(model: nn.Module, img: ImageInput, scales: Sequence[float]) -> d
     return {"pred_sem_seg": pred, "seg_logits": probabilities}
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
 def expand_inputs(inputs: Sequence[str]) -> list[tuple[Path, str]]:
     """(file, output name) for files, folders (recursive) and glob patterns, in a stable order."""
     import glob
@@ -201,13 +199,6 @@ def infer_files(
         result = inference_model(model, img, tta=tta, tta_scales=tta_scales)
         label = result["pred_sem_seg"].cpu().numpy().astype(np.uint8)
         save_label_png(label, palette, out_dir / f"{name}.png")
-        cv2_write(out_dir / f"{name}_overlay.png", overlay(img, label, palette, classes, opacity))
+        write_image(out_dir / f"{name}_overlay.png", overlay(img, label, palette, classes, opacity))
         written.append(out_dir / f"{name}.png")
     return written, failed
-
-
-def cv2_write(path: Path, img: np.ndarray) -> None:
-    import cv2
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), img)

@@ -104,7 +104,7 @@ class PredictionWriter:
         self.out_dir = Path(out_dir) if out_dir else None
 
     def __call__(self, samples: list[dict]) -> None:
-        from seglab.data.io import read_image
+        from seglab.data.io import read_image, write_image
 
         for sample in samples:
             name = Path(sample["img_path"]).stem
@@ -114,8 +114,7 @@ class PredictionWriter:
             if self.show_dir is not None:
                 gt = sample["gt_sem_seg"][0].cpu().numpy()
                 picture = side_by_side(read_image(sample["img_path"]), gt, pred, self.palette, self.classes)
-                self.show_dir.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(self.show_dir / f"{name}.png"), picture)
+                write_image(self.show_dir / f"{name}.png", picture)
 
 
 # ----------------------------------------------------------------------------- training curves

@@ -17,11 +17,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from seglab.data.io import open_label
+from seglab.data.io import IMAGE_SUFFIXES, open_label
 from seglab.data.transforms import reduce_zero
 from seglab.errors import DatasetError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MAX_FILES_SHOWN = 5
 
 

@@ -10,6 +10,8 @@ from PIL import Image
 
 from seglab.errors import DatasetError
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
 _COLOR_FLAGS = {
     "color": cv2.IMREAD_COLOR,
     "grayscale": cv2.IMREAD_GRAYSCALE,
@@ -54,3 +56,9 @@ def read_label(path: str | Path) -> np.ndarray:
             raise DatasetError(f"label file '{path}' has values above 255; labels must fit in uint8")
         label = label.astype(np.uint8)
     return label
+
+
+def write_image(path: str | Path, img: np.ndarray) -> None:
+    """Save a BGR image, creating its folder."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), img)

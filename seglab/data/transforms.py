@@ -112,7 +112,9 @@ class LoadAnnotations:
                 gt[source == old] = new
         results["gt_seg_map"] = gt
         results["reduce_zero_label"] = reduce_zero_label
-        results.setdefault("seg_fields", []).append("gt_seg_map")
+        seg_fields = results.setdefault("seg_fields", [])
+        if "gt_seg_map" not in seg_fields:  # a second load must not make transforms apply twice
+            seg_fields.append("gt_seg_map")
         return results
 
 

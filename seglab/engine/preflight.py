@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
-from seglab.data.io import read_label
-from seglab.data.transforms import reduce_zero
+from seglab.data.transforms import LoadAnnotations
 from seglab.engine.checkpoint import fetch
 from seglab.errors import ConfigError
 
@@ -64,13 +65,7 @@ def check_label_values(dataset, num_classes: int, ignore_index: int) -> None:
         info = infos[index]
         if "seg_map_path" not in info:
             return
-        label = read_label(info["seg_map_path"])
-        if info.get("reduce_zero_label"):
-            label = reduce_zero(label)
-        if info.get("label_map"):
-            source = label.copy()
-            for old, new in info["label_map"].items():
-                label[source == old] = new
+        label = LoadAnnotations()(copy.deepcopy(info))["gt_seg_map"]  # as training will see it
         values = set(np.unique(label).tolist())
         seen |= values
         bad = sorted(v for v in values if v >= num_classes and v != ignore_index)

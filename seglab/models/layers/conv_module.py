@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from seglab.errors import ConfigError
@@ -88,6 +87,25 @@ class ConvModule(nn.Module):
             self.norm_name, norm = build_norm(norm_cfg, out_channels)
             self.add_module(self.norm_name, norm)
         self.activate = build_activation(act_cfg)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """MMCV's ConvModule init: Kaiming normal (fan-out, gain of the activation), zero bias, unit norm."""
+        leaky = isinstance(self.activate, nn.LeakyReLU)
+        nn.init.kaiming_normal_(
+            self.conv.weight,
+            a=self.activate.negative_slope if leaky else 0,
+            mode="fan_out",
+            nonlinearity="leaky_relu" if leaky else "relu",
+        )
+        if self.conv.bias is not None:
+            nn.init.zeros_(self.conv.bias)
+        if self.norm_name is not None:
+            norm = getattr(self, self.norm_name)
+            if getattr(norm, "weight", None) is not None:
+                nn.init.ones_(norm.weight)
+            if getattr(norm, "bias", None) is not None:
+                nn.init.zeros_(norm.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
@@ -130,10 +148,3 @@ class DepthwiseSeparableConvModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pointwise_conv(self.depthwise_conv(x))
-
-
-def resize(x: torch.Tensor, size: tuple[int, int] | torch.Size, align_corners: bool = False) -> torch.Tensor:
-    """Bilinear resize of NCHW logits/features (no-op when the size already matches)."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=align_corners)

@@ -18,7 +18,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from seglab.data.io import IMAGE_SUFFIXES, open_label
-from seglab.data.transforms import reduce_zero
+from seglab.data.transforms.loading import reduce_zero
 from seglab.errors import DatasetError
 
 MAX_FILES_SHOWN = 5
@@ -199,7 +199,7 @@ def splits_from_folder(root: Path) -> list[SplitSpec]:
 
 def _dataset_defaults(dataset: dict) -> tuple[dict, type]:
     """The dataset config with its class's defaults (suffixes, reduce_zero_label) filled in."""
-    from seglab.data.datasets import BaseSegDataset
+    from seglab.data.datasets.base import BaseSegDataset
     from seglab.registry import DATASETS
 
     cls = DATASETS.get(dataset.get("type", "BaseSegDataset"))
@@ -257,10 +257,25 @@ def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tup
         merged, cls = _dataset_defaults(first)
         metainfo = merged.get("metainfo") or {}
         classes = classes or metainfo.get("classes") or getattr(cls, "METAINFO", {}).get("classes")
-    head = (cfg.get("model") or {}).get("decode_head") or {}
-    num_classes = head.get("num_classes")
-    ignore_index = head.get("ignore_index", 255)
+    num_classes, ignore_index = _class_facts(cfg.get("model"))
     return specs, num_classes, ignore_index, tuple(classes) if classes else None
+
+
+def _class_facts(model_cfg: dict | None) -> tuple[int | None, int]:
+    """(num_classes, ignore_index), asked of the model; a config too partial to build (check-data runs
+    before a model is complete) falls back to its main head's keys."""
+    if not model_cfg:
+        return None, 255
+    from seglab.errors import SeglabError
+    from seglab.models.builder import build_on_meta
+
+    try:
+        model = build_on_meta(model_cfg)
+        return model.num_classes, model.ignore_index
+    except SeglabError:
+        head = model_cfg.get("decode_head") or {}
+        head = head[-1] if isinstance(head, list) and head else head
+        return head.get("num_classes"), head.get("ignore_index", 255)
 
 
 def check_dataset(

@@ -180,6 +180,8 @@ def build_optim_wrapper(model: nn.Module, cfg: dict, amp: bool = False, device_t
 class ParamScheduler:
     """Maps (value before this scheduler, step) -> value, active on steps in [begin, end)."""
 
+    IGNORED_ARGS = {"last_step": -1, "verbose": False}
+
     def __init__(
         self,
         begin: int = 0,

@@ -23,6 +23,8 @@ ALLOWED = ("mIoU", "mDice", "mFscore")
 class IoUMetric:
     """Accumulates predictions against labels; ``compute`` returns the summary and the class table."""
 
+    IGNORED_ARGS = {"collect_device": "cpu", "output_dir": None, "format_only": False, "prefix": None}
+
     def __init__(
         self,
         ignore_index: int = 255,

@@ -16,8 +16,8 @@ from seglab.data.transforms import (
     RandomResize,
     RandomRotate,
     Resize,
-    rescale_size,
 )
+from seglab.data.transforms.base import rescale_size
 
 
 def sample(h=20, w=40, label=None):

@@ -1,0 +1,283 @@
+"""Transforms that move pixels: image and label maps change together, labels never interpolate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from seglab.data.transforms.base import INTERPOLATION, border_value, rescale_size, resize, seg_keys
+from seglab.errors import ConfigError
+from seglab.registry import TRANSFORMS
+
+
+@TRANSFORMS.register()
+class Resize:
+    """Resize to ``scale`` (w, h) or by ``scale_factor``; ``keep_ratio`` fits within the scale."""
+
+    IGNORED_ARGS = {"clip_object_border": True, "backend": "cv2"}
+
+    def __init__(
+        self,
+        scale: Sequence[int] | int | None = None,
+        scale_factor: float | Sequence[float] | None = None,
+        keep_ratio: bool = False,
+        clip_object_border: bool = True,
+        backend: str = "cv2",
+        interpolation: str = "bilinear",
+    ) -> None:
+        if scale is None and scale_factor is None:
+            raise ConfigError("Resize needs 'scale' (w, h) or 'scale_factor'")
+        self.scale = (scale, scale) if isinstance(scale, int) else (tuple(scale) if scale else None)
+        self.scale_factor = scale_factor
+        self.keep_ratio = keep_ratio
+        self.interpolation = interpolation
+
+    def target_scale(self, results: dict) -> tuple[int, int]:
+        if self.scale is not None:
+            return self.scale
+        h, w = results["img"].shape[:2]
+        fx, fy = (
+            (self.scale_factor, self.scale_factor) if isinstance(self.scale_factor, int | float) else self.scale_factor
+        )
+        return int(w * fx + 0.5), int(h * fy + 0.5)
+
+    def __call__(self, results: dict) -> dict:
+        return self.apply(results, self.target_scale(results))
+
+    def apply(self, results: dict, scale: tuple[int, int]) -> dict:
+        img = results["img"]
+        h, w = img.shape[:2]
+        size = rescale_size(w, h, scale) if self.keep_ratio else (int(scale[0]), int(scale[1]))
+        results["img"] = resize(img, size, self.interpolation)
+        for key in seg_keys(results):
+            results[key] = resize(results[key], size, "nearest")
+        results["img_shape"] = results["img"].shape[:2]
+        results["scale"] = size
+        results["scale_factor"] = (size[0] / w, size[1] / h)
+        results["keep_ratio"] = self.keep_ratio
+        return results
+
+
+@TRANSFORMS.register()
+class RandomResize:
+    """Resize to ``scale`` times a ratio drawn from ``ratio_range`` (or to a random scale in a range)."""
+
+    def __init__(
+        self,
+        scale: Sequence,
+        ratio_range: Sequence[float] | None = None,
+        resize_type: str = "Resize",
+        **resize_kwargs: Any,
+    ) -> None:
+        self.scale = scale
+        self.ratio_range = ratio_range
+        if resize_type != "Resize":
+            raise ConfigError(f"RandomResize: resize_type '{resize_type}' is not supported; use 'Resize'")
+        self.resize = Resize(scale=(1, 1), **resize_kwargs)
+
+    def random_scale(self) -> tuple[int, int]:
+        if self.ratio_range is not None:
+            low, high = self.ratio_range
+            ratio = np.random.random_sample() * (high - low) + low
+            return int(self.scale[0] * ratio), int(self.scale[1] * ratio)
+        scales = [tuple(s) for s in self.scale]
+        if len(scales) != 2 or not all(len(s) == 2 for s in scales):
+            raise ConfigError("RandomResize without ratio_range needs scale=[(w1, h1), (w2, h2)]")
+        long_edges = [max(s) for s in scales]
+        short_edges = [min(s) for s in scales]
+        long_edge = np.random.randint(min(long_edges), max(long_edges) + 1)
+        short_edge = np.random.randint(min(short_edges), max(short_edges) + 1)
+        return long_edge, short_edge
+
+    def __call__(self, results: dict) -> dict:
+        return self.resize.apply(results, self.random_scale())
+
+
+@TRANSFORMS.register()
+class RandomCrop:
+    """Crop ``crop_size`` (h, w) at a random place; retry (10 times) while one class covers
+    ``cat_max_ratio`` or more of the crop's non-ignored pixels."""
+
+    def __init__(self, crop_size: Sequence[int] | int, cat_max_ratio: float = 1.0, ignore_index: int = 255) -> None:
+        self.crop_size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
+        if not all(s > 0 for s in self.crop_size):
+            raise ConfigError(f"RandomCrop: crop_size must be positive, got {crop_size}")
+        self.cat_max_ratio = cat_max_ratio
+        self.ignore_index = ignore_index
+
+    def random_box(self, img: np.ndarray) -> tuple[int, int, int, int]:
+        margin_h = max(img.shape[0] - self.crop_size[0], 0)
+        margin_w = max(img.shape[1] - self.crop_size[1], 0)
+        top = np.random.randint(0, margin_h + 1)
+        left = np.random.randint(0, margin_w + 1)
+        return top, top + self.crop_size[0], left, left + self.crop_size[1]
+
+    @staticmethod
+    def crop(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        y1, y2, x1, x2 = box
+        return img[y1:y2, x1:x2, ...]
+
+    def __call__(self, results: dict) -> dict:
+        img = results["img"]
+        box = self.random_box(img)
+        if self.cat_max_ratio < 1.0 and "gt_seg_map" in results:
+            for _ in range(10):
+                labels, counts = np.unique(self.crop(results["gt_seg_map"], box), return_counts=True)
+                counts = counts[labels != self.ignore_index]
+                if len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio:
+                    break
+                box = self.random_box(img)
+        results["img"] = self.crop(img, box)
+        for key in seg_keys(results):
+            results[key] = self.crop(results[key], box)
+        results["img_shape"] = results["img"].shape[:2]
+        return results
+
+
+@TRANSFORMS.register()
+class RandomFlip:
+    """Flip image and labels with probability ``prob`` (``direction``: horizontal, vertical, diagonal)."""
+
+    def __init__(
+        self, prob: float | Sequence[float] | None = None, direction: str | Sequence[str] = "horizontal"
+    ) -> None:
+        directions = [direction] if isinstance(direction, str) else list(direction)
+        probs = [prob] * len(directions) if isinstance(prob, int | float) else list(prob or [])
+        if isinstance(prob, int | float) and len(directions) > 1:
+            probs = [prob / len(directions)] * len(directions)
+        if len(probs) != len(directions) or sum(probs) > 1 + 1e-9:
+            raise ConfigError(f"RandomFlip: prob {prob} does not fit direction {direction}")
+        for d in directions:
+            if d not in ("horizontal", "vertical", "diagonal"):
+                raise ConfigError(f"RandomFlip: unknown direction '{d}' (horizontal, vertical or diagonal)")
+        self.choices = [*directions, None]
+        self.probs = [*probs, 1.0 - sum(probs)]
+
+    @staticmethod
+    def flip(img: np.ndarray, direction: str) -> np.ndarray:
+        if direction == "horizontal":
+            return np.flip(img, axis=1)
+        if direction == "vertical":
+            return np.flip(img, axis=0)
+        return np.flip(img, axis=(0, 1))
+
+    def __call__(self, results: dict) -> dict:
+        direction = self.choices[np.random.choice(len(self.choices), p=self.probs)]
+        results["flip"] = direction is not None
+        results["flip_direction"] = direction
+        if direction is not None:
+            results["img"] = self.flip(results["img"], direction)
+            for key in seg_keys(results):
+                results[key] = self.flip(results[key], direction)
+        return results
+
+
+# mmcv's padding modes and the OpenCV borders that implement them
+PADDING_MODES = {
+    "constant": cv2.BORDER_CONSTANT,
+    "edge": cv2.BORDER_REPLICATE,
+    "reflect": cv2.BORDER_REFLECT_101,
+    "symmetric": cv2.BORDER_REFLECT,
+}
+
+
+@TRANSFORMS.register()
+class Pad:
+    """Pad bottom/right to ``size`` (w, h) or to a multiple of ``size_divisor``."""
+
+    def __init__(
+        self,
+        size: Sequence[int] | None = None,
+        size_divisor: int | None = None,
+        pad_to_square: bool = False,
+        pad_val: float | dict = 0,
+        padding_mode: str = "constant",
+    ) -> None:
+        if size is None and size_divisor is None and not pad_to_square:
+            raise ConfigError("Pad needs 'size' (w, h), 'size_divisor' or pad_to_square=True")
+        if padding_mode not in PADDING_MODES:
+            raise ConfigError(f"Pad padding_mode must be one of {list(PADDING_MODES)}, got '{padding_mode}'")
+        self.border = PADDING_MODES[padding_mode]
+        self.size = size
+        self.size_divisor = size_divisor
+        self.pad_to_square = pad_to_square
+        self.pad_val = pad_val if isinstance(pad_val, dict) else dict(img=pad_val, seg=255)
+
+    def target_hw(self, h: int, w: int) -> tuple[int, int]:
+        if self.pad_to_square:
+            h = w = max(h, w)
+        if self.size is not None:
+            h, w = max(h, self.size[1]), max(w, self.size[0])
+        if self.size_divisor:
+            d = self.size_divisor
+            h, w = -(-h // d) * d, -(-w // d) * d
+        return h, w
+
+    def pad(self, img: np.ndarray, h: int, w: int, value: float) -> np.ndarray:
+        padded = cv2.copyMakeBorder(
+            np.ascontiguousarray(img), 0, h - img.shape[0], 0, w - img.shape[1], self.border, value=border_value(value)
+        )
+        return padded.reshape(h, w, *img.shape[2:])  # OpenCV drops a trailing channel axis of 1
+
+    def __call__(self, results: dict) -> dict:
+        h, w = self.target_hw(*results["img"].shape[:2])
+        img_val = self.pad_val.get("img", 0)
+        results["img"] = self.pad(results["img"], h, w, img_val)
+        for key in seg_keys(results):
+            results[key] = self.pad(results[key], h, w, self.pad_val.get("seg", 255))
+        results["pad_shape"] = results["img"].shape
+        results["pad_fixed_size"] = self.size
+        results["pad_size_divisor"] = self.size_divisor
+        results["img_shape"] = results["img"].shape[:2]
+        return results
+
+
+@TRANSFORMS.register()
+class RandomRotate:
+    """Rotate by an angle from ``degree`` with probability ``prob``; borders get the pad values."""
+
+    def __init__(
+        self,
+        prob: float,
+        degree: float | Sequence[float],
+        pad_val: float = 0,
+        seg_pad_val: int = 255,
+        center: Sequence[float] | None = None,
+        auto_bound: bool = False,
+    ) -> None:
+        self.prob = prob
+        self.degree = (-degree, degree) if isinstance(degree, int | float) else tuple(degree)
+        self.pad_val = pad_val
+        self.seg_pad_val = seg_pad_val
+        self.center = center
+        self.auto_bound = auto_bound
+
+    def rotate(self, img: np.ndarray, angle: float, interpolation: str, border: float) -> np.ndarray:
+        h, w = img.shape[:2]
+        center = self.center or ((w - 1) * 0.5, (h - 1) * 0.5)
+        matrix = cv2.getRotationMatrix2D(center, -angle, 1.0)
+        if self.auto_bound:
+            cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+            new_w, new_h = w * cos + h * sin, h * cos + w * sin
+            matrix[0, 2] += (new_w - w) * 0.5
+            matrix[1, 2] += (new_h - h) * 0.5
+            w, h = int(np.round(new_w)), int(np.round(new_h))
+        return cv2.warpAffine(
+            np.ascontiguousarray(img),
+            matrix,
+            (w, h),
+            flags=INTERPOLATION[interpolation],
+            borderValue=border_value(border),
+        )
+
+    def __call__(self, results: dict) -> dict:
+        if np.random.rand() < self.prob:
+            angle = np.random.uniform(*self.degree)
+            results["img"] = self.rotate(results["img"], angle, "bilinear", self.pad_val)
+            for key in seg_keys(results):
+                results[key] = self.rotate(results[key], angle, "nearest", self.seg_pad_val)
+            results["img_shape"] = results["img"].shape[:2]
+        return results

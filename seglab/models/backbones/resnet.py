@@ -25,6 +25,8 @@ class ResidualBlock(nn.Module):
     """relu(residual(x) + shortcut(x)), optionally recomputed in backward (``with_cp``) to save memory."""
 
     with_cp = False
+    # A BaseModule in MMSegmentation, so the init walk reaches it; ResNet sets the zero-init-residual cfg.
+    init_cfg: dict | None = None
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -113,6 +115,9 @@ ARCH = {
 class ResNet(nn.Module):
     """ResNet with per-stage ``strides``/``dilations``; ``deep_stem`` and ``avg_down`` give V1c/V1d."""
 
+    # meaningful only with dcn, which fails with a clear message when set
+    IGNORED_ARGS = {"stage_with_dcn": (False, False, False, False)}
+
     def __init__(
         self,
         depth: int,
@@ -154,7 +159,7 @@ class ResNet(nn.Module):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.deep_stem = deep_stem
-        self.init_cfg = init_cfg or (dict(type="Pretrained", checkpoint=pretrained) if pretrained else None)
+        block_init_cfg = self._set_init_cfg(init_cfg, pretrained, zero_init_residual, block)
         self._build_stem(in_channels, stem_channels, norm_cfg)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         inplanes = stem_channels
@@ -175,27 +180,40 @@ class ResNet(nn.Module):
                 style,
             )
             inplanes = planes * block.expansion
+            layer.init_cfg = None  # MMSegmentation's ResLayer is a BaseModule: the init walk enters it
+            for res_block in layer:
+                res_block.init_cfg = block_init_cfg
             name = f"layer{i + 1}"
             self.add_module(name, layer)
             self.res_layers.append(name)
         self.feat_dim = inplanes
-        self._init_weights(zero_init_residual)
         self._freeze_stages()
 
-    def _init_weights(self, zero_init_residual: bool) -> None:
-        """He init for convs, unit norms; the last norm of each block starts at zero when asked."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.modules.batchnorm._BatchNorm | nn.GroupNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-        if zero_init_residual:
-            for module in self.modules():
-                if isinstance(module, Bottleneck):
-                    nn.init.zeros_(module.bn3.weight)
-                elif isinstance(module, BasicBlock):
-                    nn.init.zeros_(module.bn2.weight)
+    def _set_init_cfg(
+        self, init_cfg: dict | list | None, pretrained: str | None, zero_init_residual: bool, block: type
+    ) -> dict | None:
+        """MMSegmentation's defaults, applied by ``seglab.models.weight_init`` when the model is built:
+        He-normal convs and unit norms, and (``zero_init_residual``) each block's last norm at zero so a
+        block starts as the identity. A given ``init_cfg`` or ``pretrained`` replaces all of it.
+        Returns the blocks' ``init_cfg``."""
+        if init_cfg and pretrained:
+            raise ConfigError("ResNet: give init_cfg or pretrained, not both (init_cfg=dict(type='Pretrained', ...))")
+        if pretrained is not None and not isinstance(pretrained, str):
+            raise ConfigError(f"ResNet pretrained must be a checkpoint path or URL, got {pretrained!r}")
+        if pretrained:
+            self.init_cfg = dict(type="Pretrained", checkpoint=pretrained)
+            return None
+        if init_cfg is not None:
+            self.init_cfg = init_cfg
+            return None
+        self.init_cfg = [
+            dict(type="Kaiming", layer="Conv2d"),
+            dict(type="Constant", val=1, layer=["_BatchNorm", "GroupNorm"]),
+        ]
+        if not zero_init_residual:
+            return None
+        last_norm = "bn3" if block is Bottleneck else "bn2"  # MMSegmentation names them norm3/norm2 (properties)
+        return dict(type="Constant", val=0, override=dict(name=last_norm))
 
     def _build_stem(self, in_channels: int, stem_channels: int, norm_cfg: dict | None) -> None:
         if self.deep_stem:

@@ -20,6 +20,7 @@ from seglab.data.transforms import Compose, LoadImageFromFile, PackSegInputs
 from seglab.engine.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.errors import ConfigError
 from seglab.models.builder import build_model
+from seglab.models.prediction import logits_to_probabilities, probabilities_to_labels
 from seglab.registry import DATASETS
 
 DEFAULT_TTA_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
@@ -61,7 +62,7 @@ def init_model(
     if not meta.get("classes"):
         meta = {"classes": tuple(str(i) for i in range(model.num_classes))}
     if not meta.get("palette"):
-        from seglab.data.datasets import make_palette
+        from seglab.data.datasets.base import make_palette
 
         meta["palette"] = make_palette(len(meta["classes"]))
     model.cfg = cfg
@@ -140,15 +141,11 @@ def tta_predict(model: nn.Module, img: ImageInput, scales: Sequence[float]) -> d
             sample = Resize(scale_factor=scale, keep_ratio=True)(sample)
             sample = RandomFlip(prob=1.0 if flip else 0.0)(sample)
             out = _predict(model, [PackSegInputs()(sample)])[0]
-            logits = out["seg_logits"]
-            prob = logits.softmax(dim=0) if logits.shape[0] > 1 else logits.sigmoid()
+            prob = logits_to_probabilities(out["seg_logits"].unsqueeze(0))[0]
             probabilities = prob if probabilities is None else probabilities + prob
             count += 1
     probabilities = probabilities / count
-    if probabilities.shape[0] > 1:
-        pred = probabilities.argmax(dim=0)
-    else:
-        pred = (probabilities[0] > model.decode_head.threshold).long()
+    pred = probabilities_to_labels(probabilities, model.threshold)
     return {"pred_sem_seg": pred, "seg_logits": probabilities}
 
 

@@ -9,7 +9,10 @@ import torch
 
 from seglab import build_model
 from seglab.errors import ConfigError
-from seglab.models.losses import CrossEntropyLoss, DiceLoss, FocalLoss, accuracy
+from seglab.models.losses.accuracy import accuracy
+from seglab.models.losses.cross_entropy import CrossEntropyLoss
+from seglab.models.losses.dice import DiceLoss
+from seglab.models.losses.focal import FocalLoss
 from seglab.registry import MODELS
 
 from ..conftest import TINY_MODEL

@@ -1,4 +1,17 @@
-"""What every decode head shares: input selection, the classifier, losses and accuracy."""
+"""The head protocol every segmentor relies on, and the base of per-pixel-logit heads.
+
+Protocol (MMSegmentation 1.x's own terms), what a segmentor may call or read on a head:
+- ``forward(inputs)``: the head's raw output from backbone/neck features;
+- ``loss(inputs, batch_data_samples, train_cfg) -> dict``: named losses (``loss_ce``, ``acc_seg`` ...),
+  built on ``loss_by_feat(forward(inputs), batch_data_samples)``;
+- ``predict(inputs, batch_img_metas, test_cfg) -> Tensor``: (N, out_channels, H, W) logits at the
+  batch's padded size, built on ``predict_by_feat(forward(inputs), batch_img_metas)``;
+- attributes ``num_classes``, ``out_channels``, ``threshold``, ``ignore_index``, ``align_corners``.
+A head whose output is not dense logits (query-based mask classification) overrides
+``loss_by_feat``/``predict_by_feat`` only, and sets ``uses_conv_seg = False`` to skip the classifier.
+Cascade stages (OCR, PointRend) subclass ``BaseCascadeDecodeHead``: every call also takes the
+previous stage's output.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +23,18 @@ from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models.layers import resize
-from seglab.models.losses import accuracy
+from seglab.models.losses.accuracy import accuracy
 from seglab.registry import MODELS
+
+DEFAULT_INIT = dict(type="Normal", std=0.01, override=dict(name="conv_seg"))
+INPUT_TRANSFORMS = (None, "resize_concat", "multiple_select")
 
 
 class BaseDecodeHead(nn.Module):
-    """Selects backbone features (``in_index``), computes features, classifies with ``conv_seg``.
+    """Selects features (``in_index``/``input_transform``), runs the subclass's ``forward``, and
+    classifies with ``cls_seg`` (dropout + 1x1 ``conv_seg``); losses from ``loss_decode``."""
 
-    Loss names in the returned dict are the losses' ``loss_name`` plus ``acc_seg``; the segmentor
-    prefixes them (``decode.loss_ce``, ``aux.acc_seg``)."""
+    uses_conv_seg = True
 
     def __init__(
         self,
@@ -38,7 +54,7 @@ class BaseDecodeHead(nn.Module):
         ignore_index: int = 255,
         sampler: dict | None = None,
         align_corners: bool = False,
-        init_cfg: dict | None = None,
+        init_cfg: dict | list | None = DEFAULT_INIT,  # noqa: B006 (never mutated)
     ) -> None:
         super().__init__()
         if sampler is not None:
@@ -52,6 +68,14 @@ class BaseDecodeHead(nn.Module):
         if out_channels == 1 and threshold is None:
             threshold = 0.3
             warnings.warn("out_channels=1 without threshold: using threshold=0.3", stacklevel=2)
+        if input_transform not in INPUT_TRANSFORMS:
+            raise ConfigError(f"input_transform must be one of {INPUT_TRANSFORMS}, got '{input_transform}'")
+        if input_transform is not None and not (
+            isinstance(in_channels, Sequence) and isinstance(in_index, Sequence) and len(in_channels) == len(in_index)
+        ):
+            raise ConfigError(
+                f"input_transform='{input_transform}' needs in_channels and in_index as lists of the same length"
+            )
         self.num_classes = num_classes
         self.out_channels = out_channels
         self.threshold = threshold
@@ -61,17 +85,16 @@ class BaseDecodeHead(nn.Module):
         self.in_index = in_index
         self.ignore_index = ignore_index
         self.align_corners = align_corners
-        if input_transform == "resize_concat":
-            self.in_channels = sum(in_channels)
-        else:
-            self.in_channels = in_channels
+        self.in_channels = sum(in_channels) if input_transform == "resize_concat" else in_channels
+        self.init_cfg = init_cfg
         losses = [loss_decode] if isinstance(loss_decode, dict) else list(loss_decode)
         self.loss_decode = nn.ModuleList(MODELS.build(cfg) for cfg in losses)
-        self.conv_seg = nn.Conv2d(channels, out_channels, kernel_size=1)
-        nn.init.normal_(self.conv_seg.weight, std=0.01)
-        nn.init.zeros_(self.conv_seg.bias)
+        if self.uses_conv_seg:
+            # initialised by init_cfg (Normal std 0.01 by default) when the model's init walk reaches the head
+            self.conv_seg = nn.Conv2d(channels, out_channels, kernel_size=1)
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
 
+    # ------------------------------------------------------------------ features in, logits out
     def _transform_inputs(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
         if self.input_transform == "resize_concat":
             picked = [inputs[i] for i in self.in_index]
@@ -86,12 +109,63 @@ class BaseDecodeHead(nn.Module):
             feat = self.dropout(feat)
         return self.conv_seg(feat)
 
-    def loss(self, inputs: Sequence[torch.Tensor], labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Losses of this head against ``labels`` (N,H,W) at input resolution."""
-        logits = resize(self(inputs), labels.shape[-2:], self.align_corners)
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(inputs)")
+
+    # ------------------------------------------------------------------ the protocol
+    def loss(
+        self, inputs: Sequence[torch.Tensor], batch_data_samples: list[dict], train_cfg: dict | None = None
+    ) -> dict[str, torch.Tensor]:
+        return self.loss_by_feat(self.forward(inputs), batch_data_samples)
+
+    def predict(
+        self, inputs: Sequence[torch.Tensor], batch_img_metas: list[dict], test_cfg: dict | None = None
+    ) -> torch.Tensor:
+        return self.predict_by_feat(self.forward(inputs), batch_img_metas)
+
+    def loss_by_feat(self, seg_logits: torch.Tensor, batch_data_samples: list[dict]) -> dict[str, torch.Tensor]:
+        """Per-pixel losses and ``acc_seg`` against the labels, with logits resized to the label size."""
+        labels = stack_labels(batch_data_samples)
+        seg_logits = resize(seg_logits, labels.shape[-2:], self.align_corners)
         losses: dict[str, torch.Tensor] = {}
         for loss_fn in self.loss_decode:
-            value = loss_fn(logits, labels, ignore_index=self.ignore_index)
-            losses[loss_fn.loss_name] = losses.get(loss_fn.loss_name, 0) + value
-        losses["acc_seg"] = accuracy(logits, labels, self.ignore_index)
+            value = loss_fn(seg_logits, labels, ignore_index=self.ignore_index)
+            losses[loss_fn.loss_name] = losses[loss_fn.loss_name] + value if loss_fn.loss_name in losses else value
+        losses["acc_seg"] = accuracy(seg_logits, labels, self.ignore_index, self.threshold)
         return losses
+
+    def predict_by_feat(self, seg_logits: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
+        """Logits resized to the batch's padded size (``pad_shape``, else ``img_shape``)."""
+        meta = batch_img_metas[0]
+        size = meta.get("pad_shape") or meta.get("img_shape")
+        return resize(seg_logits, tuple(size)[:2], self.align_corners)
+
+
+class BaseCascadeDecodeHead(BaseDecodeHead):
+    """A later stage of ``CascadeEncoderDecoder``: refines the previous stage's output."""
+
+    def forward(self, inputs: Sequence[torch.Tensor], prev_output: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(inputs, prev_output)")
+
+    def loss(
+        self,
+        inputs: Sequence[torch.Tensor],
+        prev_output: torch.Tensor,
+        batch_data_samples: list[dict],
+        train_cfg: dict | None = None,
+    ) -> dict[str, torch.Tensor]:
+        return self.loss_by_feat(self.forward(inputs, prev_output), batch_data_samples)
+
+    def predict(
+        self,
+        inputs: Sequence[torch.Tensor],
+        prev_output: torch.Tensor,
+        batch_img_metas: list[dict],
+        test_cfg: dict | None = None,
+    ) -> torch.Tensor:
+        return self.predict_by_feat(self.forward(inputs, prev_output), batch_img_metas)
+
+
+def stack_labels(batch_data_samples: list[dict]) -> torch.Tensor:
+    """(N,H,W) long labels from the samples' ``gt_sem_seg`` (1,H,W)."""
+    return torch.stack([s["gt_sem_seg"] for s in batch_data_samples])[:, 0].long()

@@ -1,0 +1,1 @@
+"""Segmentors: how backbone, neck and heads are wired for training and inference."""

@@ -1,0 +1,129 @@
+"""EncoderDecoder: backbone (-> neck) -> decode head (+ auxiliary heads), whole or sliding-window inference."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seglab.errors import ConfigError
+from seglab.models.segmentors.base import BaseSegmentor, build_heads
+from seglab.registry import MODELS
+
+TEST_MODES = ("whole", "slide")
+
+
+@MODELS.register()
+class EncoderDecoder(BaseSegmentor):
+    """Loss names are the heads' prefixed with ``decode.`` and ``aux.`` (``aux_0.`` ... for a list)."""
+
+    def __init__(
+        self,
+        backbone: dict,
+        decode_head: dict,
+        neck: dict | None = None,
+        auxiliary_head: dict | Sequence[dict] | None = None,
+        train_cfg: dict | None = None,
+        test_cfg: dict | None = None,
+        data_preprocessor: dict | None = None,
+        pretrained: str | None = None,
+        init_cfg: dict | list | None = None,
+    ) -> None:
+        super().__init__(data_preprocessor, init_cfg)
+        backbone = dict(backbone)
+        if pretrained is not None:
+            if backbone.get("pretrained") is not None:
+                raise ConfigError("set model.pretrained or model.backbone.pretrained, not both")
+            backbone["pretrained"] = pretrained
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck) if neck is not None else None
+        self._init_decode_head(decode_head)
+        self.auxiliary_head = build_heads(auxiliary_head, "model.auxiliary_head")
+        self.train_cfg = dict(train_cfg or {})
+        self.test_cfg = dict(test_cfg or dict(mode="whole"))
+        if self.test_cfg.get("mode", "whole") not in TEST_MODES:
+            raise ConfigError(f"model.test_cfg.mode must be 'whole' or 'slide', got {self.test_cfg.get('mode')!r}")
+        self.check_heads_agree()
+
+    def _init_decode_head(self, decode_head: dict) -> None:
+        if not isinstance(decode_head, dict):
+            raise ConfigError("model.decode_head must be a dict (a list of heads needs type='CascadeEncoderDecoder')")
+        self.decode_head = MODELS.build(decode_head)
+
+    @property
+    def with_neck(self) -> bool:
+        return self.neck is not None
+
+    @property
+    def with_auxiliary_head(self) -> bool:
+        return self.auxiliary_head is not None
+
+    def heads(self) -> Iterator[tuple[str, nn.Module]]:
+        yield "model.decode_head", self.decode_head
+        yield from self._auxiliary_heads()
+
+    def _auxiliary_heads(self) -> Iterator[tuple[str, nn.Module]]:
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            for i, head in enumerate(self.auxiliary_head):
+                yield f"model.auxiliary_head[{i}]", head
+        elif self.auxiliary_head is not None:
+            yield "model.auxiliary_head", self.auxiliary_head
+
+    # ------------------------------------------------------------------ training
+    def extract_feat(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feats = self.backbone(inputs)
+        return self.neck(feats) if self.neck is not None else feats
+
+    def loss(self, inputs: torch.Tensor, data_samples: list[dict]) -> dict[str, torch.Tensor]:
+        feats = self.extract_feat(inputs)
+        losses = self._decode_head_loss(feats, data_samples)
+        losses.update(self._auxiliary_loss(feats, data_samples))
+        return losses
+
+    def _decode_head_loss(self, feats, data_samples: list[dict]) -> dict[str, torch.Tensor]:
+        return {f"decode.{k}": v for k, v in self.decode_head.loss(feats, data_samples, self.train_cfg).items()}
+
+    def _auxiliary_loss(self, feats, data_samples: list[dict]) -> dict[str, torch.Tensor]:
+        losses: dict[str, torch.Tensor] = {}
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            for i, head in enumerate(self.auxiliary_head):
+                losses.update({f"aux_{i}.{k}": v for k, v in head.loss(feats, data_samples, self.train_cfg).items()})
+        elif self.auxiliary_head is not None:
+            aux = self.auxiliary_head.loss(feats, data_samples, self.train_cfg)
+            losses.update({f"aux.{k}": v for k, v in aux.items()})
+        return losses
+
+    # ------------------------------------------------------------------ inference
+    def encode_decode(self, inputs: torch.Tensor, batch_img_metas: list[dict] | None = None) -> torch.Tensor:
+        """Logits at the input's (padded) resolution."""
+        metas = batch_img_metas or [{"pad_shape": tuple(inputs.shape[2:])}] * inputs.shape[0]
+        return self.decode_head.predict(self.extract_feat(inputs), metas, self.test_cfg)
+
+    def inference(self, inputs: torch.Tensor, batch_img_metas: list[dict] | None = None) -> torch.Tensor:
+        if self.test_cfg.get("mode", "whole") == "slide":
+            return self.slide_inference(inputs)
+        return self.encode_decode(inputs, batch_img_metas)
+
+    def slide_inference(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Average logits of overlapping ``crop_size`` windows taken every ``stride`` pixels."""
+        if "crop_size" not in self.test_cfg or "stride" not in self.test_cfg:
+            raise ConfigError("model.test_cfg mode='slide' needs crop_size=(h, w) and stride=(h, w)")
+        h_stride, w_stride = self.test_cfg["stride"]
+        h_crop, w_crop = self.test_cfg["crop_size"]
+        n, _, h_img, w_img = inputs.shape
+        h_grids = max(h_img - h_crop + h_stride - 1, 0) // h_stride + 1
+        w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
+        logits = inputs.new_zeros((n, self.out_channels, h_img, w_img))
+        counts = inputs.new_zeros((n, 1, h_img, w_img))
+        for h_idx in range(h_grids):
+            for w_idx in range(w_grids):
+                y2 = min(h_idx * h_stride + h_crop, h_img)
+                x2 = min(w_idx * w_stride + w_crop, w_img)
+                y1, x1 = max(y2 - h_crop, 0), max(x2 - w_crop, 0)
+                crop = inputs[:, :, y1:y2, x1:x2]
+                crop_logits = self.encode_decode(crop, [{"pad_shape": tuple(crop.shape[2:])}] * n)
+                logits += F.pad(crop_logits, (x1, w_img - x2, y1, h_img - y2))
+                counts[:, :, y1:y2, x1:x2] += 1
+        return logits / counts

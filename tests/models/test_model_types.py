@@ -1,0 +1,142 @@
+"""Every registered model type builds, runs forward and backward from a tiny config.
+
+A new family adds one row per type it registers; the first test fails until it does."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from seglab.models.heads.decode_head import BaseCascadeDecodeHead
+from seglab.registry import MODELS
+
+from ..conftest import TINY_MODEL
+
+
+class PriorConcatHead(BaseCascadeDecodeHead):
+    """A minimal later cascade stage (seglab's own come with the OCRNet and PointRend families)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.conv = torch.nn.Conv2d(self.in_channels + self.num_classes, self.channels, 1)
+
+    def forward(self, inputs, prev_output):
+        x = self._transform_inputs(inputs)
+        prev = torch.nn.functional.interpolate(prev_output, size=x.shape[2:], mode="bilinear")
+        return self.cls_seg(self.conv(torch.cat([x, prev], dim=1)))
+
+
+NORM = dict(type="BN", requires_grad=True)
+RESNET = dict(depth=18, stem_channels=8, base_channels=8, norm_cfg=NORM)
+# Heads and necks get random features of these shapes (channels, height, width), one per backbone level.
+FEATURES = [(8, 16, 16), (16, 8, 8), (32, 8, 8), (64, 8, 8)]
+HEAD = dict(channels=8, num_classes=3, norm_cfg=NORM)
+
+ROWS: dict[str, dict] = {
+    # segmentors: a whole model
+    "EncoderDecoder": dict(model=TINY_MODEL),
+    "CascadeEncoderDecoder": dict(
+        model={
+            **TINY_MODEL,
+            "type": "CascadeEncoderDecoder",
+            "num_stages": 2,
+            "decode_head": [
+                {**TINY_MODEL["auxiliary_head"], "in_channels": 128, "in_index": 3},
+                dict(type=PriorConcatHead, in_channels=128, in_index=3, channels=8, num_classes=3),
+            ],
+        }
+    ),
+    # the data preprocessor
+    "SegDataPreProcessor": dict(preprocessor=dict(mean=[1, 2, 3], std=[2, 2, 2], size=(32, 32))),
+    # backbones
+    "ResNet": dict(backbone=RESNET),
+    "ResNetV1c": dict(backbone={**RESNET, "dilations": (1, 1, 2, 4), "strides": (1, 2, 1, 1)}),
+    "ResNetV1d": dict(backbone=RESNET),
+    # heads
+    "FCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
+    "ASPPHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "dilations": (1, 2)}),
+    "DepthwiseSeparableASPPHead": dict(
+        head={**HEAD, "in_channels": 64, "in_index": 3, "dilations": (1, 2), "c1_in_channels": 8, "c1_channels": 4}
+    ),
+    # losses
+    "CrossEntropyLoss": dict(loss=dict(avg_non_ignore=True), ignored_pixels_free=True),
+    # as MMSegmentation's, the Dice denominator counts the predictions at ignored pixels
+    "DiceLoss": dict(loss=dict(), ignored_pixels_free=False),
+    "FocalLoss": dict(loss=dict(), ignored_pixels_free=True),
+}
+
+
+def test_every_registered_model_type_has_a_row():
+    shipped = {name for name in MODELS.names() if (MODELS.target(name) or "").startswith("seglab.")}
+    assert sorted(shipped - set(ROWS)) == []
+
+
+def features(requires_grad: bool = True) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    return [torch.randn(2, c, h, w, requires_grad=requires_grad) for c, h, w in FEATURES]
+
+
+def assert_gradients_reach(module: torch.nn.Module, *leaves: torch.Tensor) -> None:
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    assert all(p.grad is not None for p in trainable), "some parameters got no gradient"
+    assert all(t.grad is not None for t in leaves)
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_build_forward_backward(name):
+    row = copy.deepcopy(ROWS[name])
+    kind = MODELS.kind_of(name)
+    if "model" in row:
+        model = MODELS.build({**row["model"], "type": name}).train()
+        batch = {
+            "inputs": [torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8) for _ in range(2)],
+            "data_samples": [{"gt_sem_seg": torch.randint(0, 3, (1, 64, 64))} for _ in range(2)],
+        }
+        inputs, samples = model.data_preprocessor(batch, training=True)
+        losses = model(inputs, samples, mode="loss")
+        sum(v for k, v in losses.items() if "loss" in k).backward()
+        assert_gradients_reach(model.decode_head)
+        model.eval()
+        with torch.no_grad():
+            out = model.predict(inputs, samples)
+        assert out[0]["pred_sem_seg"].shape == (64, 64)
+    elif "preprocessor" in row:
+        pre = MODELS.build({**row["preprocessor"], "type": name})
+        inputs, _ = pre({"inputs": [torch.zeros(3, 20, 30, dtype=torch.uint8)]}, training=True)
+        assert inputs.shape == (1, 3, 32, 32)
+    elif "backbone" in row:
+        assert kind == "backbone"
+        backbone = MODELS.build({**row["backbone"], "type": name}).train()
+        x = torch.randn(2, 3, 64, 64, requires_grad=True)
+        outs = backbone(x)
+        assert isinstance(outs, tuple) and all(o.dim() == 4 for o in outs)
+        sum(o.mean() for o in outs).backward()
+        assert_gradients_reach(backbone, x)
+    elif "head" in row:
+        assert kind in ("head", "neck")
+        head = MODELS.build({**row["head"], "type": name}).train()
+        feats = features()
+        samples = [{"gt_sem_seg": torch.randint(0, 3, (1, 64, 64))} for _ in range(2)]
+        losses = head.loss(feats, samples, {})
+        sum(v for k, v in losses.items() if "loss" in k).backward()
+        assert_gradients_reach(head)
+        head.eval()
+        with torch.no_grad():
+            logits = head.predict(features(False), [{"pad_shape": (64, 64)}] * 2, {})
+        assert logits.shape == (2, head.out_channels, 64, 64)
+    elif "loss" in row:
+        assert kind == "loss"
+        loss_fn = MODELS.build({**row["loss"], "type": name})
+        logits = torch.randn(2, 3, 8, 8, requires_grad=True)
+        label = torch.randint(0, 3, (2, 8, 8))
+        label[0, 0] = 255
+        value = loss_fn(logits, label, ignore_index=255)
+        assert value.dim() == 0 and torch.isfinite(value)
+        value.backward()
+        assert logits.grad is not None and logits.grad.abs().sum() > 0
+        if row["ignored_pixels_free"]:
+            assert logits.grad[0, :, 0].abs().sum() == 0  # ignored pixels get no gradient
+    else:
+        raise AssertionError(f"row {name} names no kind of test")

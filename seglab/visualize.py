@@ -96,7 +96,7 @@ class PredictionWriter:
         show_dir: str | Path | None = None,
         out_dir: str | Path | None = None,
     ) -> None:
-        from seglab.data.datasets import make_palette
+        from seglab.data.datasets.base import make_palette
 
         self.classes = tuple(classes)
         self.palette = palette or make_palette(len(self.classes))

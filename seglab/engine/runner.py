@@ -22,14 +22,16 @@ from seglab.data.loader import build_dataloader
 from seglab.engine import dist, preflight
 from seglab.engine.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from seglab.engine.hooks import build_hooks
+from seglab.engine.hooks.base import Hook
+from seglab.engine.hooks.logger import LoggerHook
 from seglab.engine.log import ScalarWriter, progress_tag, setup_logging
 from seglab.engine.optim import LRSchedule, build_optim_wrapper
 from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng, rng_state
 from seglab.errors import ConfigError
 from seglab.evaluation.metrics import format_table
 from seglab.inference import DEFAULT_TTA_SCALES, tta_predict
-from seglab.models.builder import build_model
-from seglab.registry import METRICS
+from seglab.models.builder import build_initialised, init_pretrained
+from seglab.registry import METRICS, import_custom_modules
 
 logger = logging.getLogger("seglab")
 
@@ -40,6 +42,7 @@ class Runner:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         check_key_spelling(cfg)
+        import_custom_modules(cfg.get("custom_imports"))
         dist.init(((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend"))
         stem = Path(cfg.filename).stem if cfg.filename else "seglab"
         self.work_dir = Path(cfg.get("work_dir") or Path("work_dirs") / stem).resolve()
@@ -69,6 +72,8 @@ class Runner:
         self.by_epoch = False
         self.log_window = (cfg.get("log_processor") or {}).get("window_size", 10)
         self.dataset_meta: dict = {}
+        self.hooks: list[Hook] = []
+        self.train_loader = None
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> Runner:
@@ -89,10 +94,16 @@ class Runner:
         logger.warning(f"resume=True but no checkpoint was found in {self.work_dir}; training from the start")
         return None
 
-    def _build_model(self, load_pretrained: bool) -> nn.Module:
-        model = build_model(self.cfg.model, load_pretrained=load_pretrained).to(self.device)
+    def _build_model(self, keep_pretrained: bool = False) -> nn.Module:
+        """The initialised model; its ``Pretrained`` weights (kept when asked) load later, see ``train``."""
+        model = build_initialised(self.cfg.model, keep_pretrained).to(self.device)
+        model.dataset_meta = self.dataset_meta
         self.model = model
         return model
+
+    def call_hook(self, event: str, **kwargs) -> None:
+        for hook in self.hooks:
+            getattr(hook, event)(self, **kwargs)
 
     def _build_evaluation(self, mode: str):
         loader_cfg = self.cfg.get(f"{mode}_dataloader")
@@ -124,19 +135,19 @@ class Runner:
             preflight.check_load_from(cfg)
         preflight.check_batch_padding(cfg)
         train_loader = build_dataloader(cfg.train_dataloader, self.seed, training=True, name="train_dataloader")
+        self.train_loader = train_loader
         dataset = train_loader.dataset
         self.dataset_meta = dataset.dataset_meta
-        num_classes = preflight.check_num_classes(cfg, self.dataset_meta.get("classes"))
-        ignore_index = cfg.model.decode_head.get("ignore_index", 255)
-        preflight.check_label_values(dataset, num_classes, ignore_index)
+        # Build before anything heavy, then ask the model (not the config's layout) what it predicts.
+        # load_from/resume overwrite pre-trained backbone weights, so those are not even downloaded then.
+        use_pretrained = not (cfg.get("load_from") or resume_from)
+        model = self._build_model(keep_pretrained=use_pretrained)
+        preflight.check_num_classes(model, self.dataset_meta.get("classes"))
+        preflight.check_label_values(dataset, model.num_classes, model.ignore_index)
         val_loader, val_metric = self._build_evaluation("val")
-        self.logger_hook, self.ckpt_hook, notices = build_hooks(cfg.get("default_hooks"))
-        for notice in notices:
-            logger.info(notice)
-        for hook in cfg.get("custom_hooks") or []:
-            logger.info(f"custom_hooks: {hook.get('type')} is not supported by seglab and is ignored")
-
-        model = self._build_model(load_pretrained=not (cfg.get("load_from") or resume_from))
+        self.hooks = build_hooks(cfg.get("default_hooks"), cfg.get("custom_hooks"))
+        if use_pretrained:
+            init_pretrained(model)
         if cfg.get("load_from") and not resume_from:
             load_checkpoint(model, cfg.load_from)
         self._setup_loop(cfg.get("train_cfg") or {}, train_loader)
@@ -148,11 +159,12 @@ class Runner:
             self._resume(resume_from)
         self.ddp_model = self._wrap_distributed(model)
         logger.info(f"work_dir: {self.work_dir}")
-        metrics: dict[str, float] = {}
+        self.call_hook("before_train")
         if self.by_epoch:
             metrics = self._train_epochs(train_loader, val_loader, val_metric)
         else:
             metrics = self._train_iters(train_loader, val_loader, val_metric)
+        self.call_hook("after_train")
         self.scalars.close()
         return metrics
 
@@ -178,6 +190,7 @@ class Runner:
         sampler = loader.sampler
         if hasattr(sampler, "start"):
             sampler.start = self.iter * loader.batch_size
+        self.call_hook("before_train_epoch")
         batches = iter(loader)
         # Creating the iterator draws from torch's generator; an uninterrupted run drew that at
         # iteration 0, so a resumed run restores the saved state only after drawing it.
@@ -186,44 +199,35 @@ class Runner:
         while self.iter < self.max_iters:
             self.inner_iter = self.iter
             self._train_step(batches)
-            self.ckpt_hook.after_train_iter(self)
-            step = self.iter + 1
-            if (
-                val_loader is not None
-                and step >= self.val_begin
-                and (step % self.val_interval == 0 or step == self.max_iters)
-            ):
+            if val_loader is not None and self._due(self.iter, self.max_iters):
                 metrics = self.validate(val_loader, val_metric)
-            self.iter += 1
+        self.call_hook("after_train_epoch")
         return metrics
 
     def _train_epochs(self, loader, val_loader, val_metric) -> dict[str, float]:
         metrics: dict[str, float] = {}
         self._restore_pending_rng()
         while self.epoch < (self.max_epochs or 0):
-            if hasattr(loader.sampler, "set_epoch"):
-                loader.sampler.set_epoch(self.epoch)
+            self.call_hook("before_train_epoch")
             batches = iter(loader)
             for inner in range(self.epoch_length):
                 self.inner_iter = inner
                 self._train_step(batches)
-                self.iter += 1
-            self.iter -= 1  # hooks see the index of the epoch's last iteration
-            self.ckpt_hook.after_train_epoch(self)
-            epoch = self.epoch + 1
-            if (
-                val_loader is not None
-                and epoch >= self.val_begin
-                and (epoch % self.val_interval == 0 or epoch == self.max_epochs)
-            ):
-                metrics = self.validate(val_loader, val_metric)
-            self.iter += 1
             self.epoch += 1
+            self.call_hook("after_train_epoch")
+            if val_loader is not None and self._due(self.epoch, self.max_epochs or 0):
+                metrics = self.validate(val_loader, val_metric)
         return metrics
 
+    def _due(self, done: int, total: int) -> bool:
+        """Validate after ``done`` iterations/epochs?"""
+        return done >= self.val_begin and (done % self.val_interval == 0 or done == total)
+
     def _train_step(self, batches) -> None:
+        """One iteration; ``self.iter`` counts it as done before ``after_train_iter`` runs."""
         start = time.perf_counter()
-        self.schedule.set_step(self.iter, self.epoch)
+        batch_idx = self.iter
+        self.call_hook("before_train_iter", batch_idx=batch_idx)
         batch = next(batches)
         data_time = time.perf_counter() - start
         model = self.ddp_model
@@ -242,7 +246,8 @@ class Runner:
         values["time"] = time.perf_counter() - start
         if self.device.type == "cuda":
             values["memory"] = torch.cuda.max_memory_allocated() // (1024 * 1024)
-        self.logger_hook.after_train_iter(self, values)
+        self.iter += 1
+        self.call_hook("after_train_iter", batch_idx=batch_idx, data_batch=batch, outputs=values)
 
     def current_lr(self) -> float:
         return float(self.optim.param_groups[0]["lr"])
@@ -255,11 +260,12 @@ class Runner:
         ``on_predictions(samples)``, when given, sees each batch's predicted samples (for pictures);
         ``tta_scales`` predicts each image from its file with flip + multi-scale test-time augmentation."""
         model = self.model
+        self.call_hook(f"before_{mode}_epoch")
         model.eval()
         dist.sync_buffers(model)
-        classes = self.dataset_meta.get("classes") or loader.dataset.dataset_meta.get("classes")
-        if classes is None:
-            classes = tuple(str(i) for i in range(model.num_classes))
+        if not (model.dataset_meta or {}).get("classes"):
+            model.dataset_meta = self.dataset_meta or loader.dataset.dataset_meta
+        classes = model.class_names()
         metric.reset(classes)
         total = len(loader)
         times, data_times = [], []
@@ -274,9 +280,10 @@ class Runner:
             metric.process(predictions)
             if on_predictions is not None:
                 on_predictions(predictions)
+            self.call_hook(f"after_{mode}_iter", batch_idx=i, data_batch=batch, outputs=predictions)
             times.append(time.perf_counter() - start)
             start = time.perf_counter()
-            interval = getattr(getattr(self, "logger_hook", None), "interval", 50)
+            interval = next((h.interval for h in self.hooks if isinstance(h, LoggerHook)), 50)
             if (i + 1) % interval == 0 and i + 1 < total:
                 eta = int(np.mean(times) * (total - i - 1))
                 logger.info(
@@ -288,13 +295,12 @@ class Runner:
         timing = {"data_time": float(np.mean(data_times)), "time": float(np.mean(times))}
         shown = "  ".join(f"{k}: {v:.4f}" for k, v in {**summary, **timing}.items())
         logger.info(f"{progress_tag(mode, total, total)}    {shown}")
-        return {**summary, **timing}
+        results = {**summary, **timing}
+        self.call_hook(f"after_{mode}_epoch", metrics=results)
+        return results
 
     def validate(self, loader, metric) -> dict[str, float]:
-        results = self.evaluate(loader, metric, "val")
-        self.scalars.write({**results, "step": self.epoch + 1 if self.by_epoch else self.iter + 1})
-        self.ckpt_hook.after_val(self, results)
-        return results
+        return self.evaluate(loader, metric, "val")
 
     def test(
         self,
@@ -315,22 +321,21 @@ class Runner:
         loader, metric = self._build_evaluation("test")
         if loader is None:
             raise ConfigError("test needs test_dataloader, test_evaluator and test_cfg in the config")
-        model = self._build_model(load_pretrained=False)
         ckpt = read_checkpoint(cfg.load_from)
-        apply_checkpoint(model, ckpt, cfg.load_from)
         meta = ckpt.get("meta") or {}
         self.dataset_meta = loader.dataset.dataset_meta
         if not self.dataset_meta.get("classes") and isinstance(meta.get("dataset_meta"), dict):
             self.dataset_meta = meta["dataset_meta"]
+        model = self._build_model()
+        apply_checkpoint(model, ckpt, cfg.load_from)
+        self.hooks = build_hooks(cfg.get("default_hooks"), cfg.get("custom_hooks"))
         writer = None
         if show_dir or out_dir:
             from seglab.visualize import PredictionWriter
 
-            classes = self.dataset_meta.get("classes") or tuple(str(i) for i in range(model.num_classes))
-            writer = PredictionWriter(classes, self.dataset_meta.get("palette"), show_dir, out_dir)
+            writer = PredictionWriter(model.class_names(), self.dataset_meta.get("palette"), show_dir, out_dir)
         scales = (cfg.get("img_ratios") or DEFAULT_TTA_SCALES) if tta else None
         results = self.evaluate(loader, metric, "test", on_predictions=writer, tta_scales=scales)
-        self.scalars.write({**results, "step": 0})
         if show_dir:
             logger.info(f"ground truth | prediction overlays saved to {Path(show_dir).resolve()}")
         if confusion_matrix and dist.is_main():
@@ -344,10 +349,11 @@ class Runner:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: Path, with_optimizer: bool = True) -> None:
+        """Model, optimizer, schedule, progress and RNG state; hooks add theirs in ``before_save_checkpoint``."""
         meta = {
             "seglab_version": __version__,
-            "epoch": self.epoch + 1 if self.by_epoch else self.epoch,
-            "iter": self.iter + 1,
+            "epoch": self.epoch,
+            "iter": self.iter,
             "seed": self.seed,
             "experiment_name": self.timestamp,
             "time": time.strftime("%Y%m%d_%H%M%S"),
@@ -356,12 +362,12 @@ class Runner:
                 "palette": [list(c) for c in self.dataset_meta.get("palette") or []],
             },
             "rng": rng_state(),
-            "hook_msgs": self.ckpt_hook.state_dict(),
         }
         state = {"meta": meta, "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
         if with_optimizer:
             state.update(self.optim.state_dict())  # 'optimizer' (and 'loss_scaler' under float16 AMP)
             state["param_schedulers"] = self.schedule.state_dict()
+        self.call_hook("before_save_checkpoint", checkpoint=state)
         save_checkpoint(state, path)
 
     def _restore_pending_rng(self) -> None:
@@ -379,6 +385,6 @@ class Runner:
         self.iter = int(meta.get("iter", 0))
         self.epoch = int(meta.get("epoch", 0))
         self._pending_rng = meta.get("rng")
-        self.ckpt_hook.load_state_dict(meta.get("hook_msgs") or {})
+        self.call_hook("after_load_checkpoint", checkpoint=ckpt)
         unit = f"epoch {self.epoch}" if self.by_epoch else f"iter {self.iter}"
         logger.info(f"resumed from {source} at {unit}")

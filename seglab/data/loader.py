@@ -2,6 +2,12 @@
 
 A batch keeps MMSegmentation's shape: ``{'inputs': [CxHxW uint8, ...], 'data_samples': [dict, ...]}``
 (images of different sizes stay a list; the data preprocessor pads and stacks them).
+
+Training samplers yield ``(index, position)``: the position of the sample in the run's training stream.
+``PositionSeeded`` seeds the random generators from (seed, position) before the pipeline runs, so a
+sample's augmentation depends on where it falls in the stream, never on which worker process loads it
+or how long that process has lived — which is what makes a resumed run end exactly as an uninterrupted
+one, with any number of workers.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class InfiniteSampler(Sampler):
         self.seed = 0 if seed is None else seed
         self.rank, self.world_size = dist.rank(), dist.world_size()
         self.start = 0
+        self.with_positions = False
 
     def _all_indices(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed)
@@ -48,9 +55,11 @@ class InfiniteSampler(Sampler):
             else:
                 yield from range(self.size)
 
-    def __iter__(self) -> Iterator[int]:
-        mine = itertools.islice(self._all_indices(), self.rank, None, self.world_size)
-        return itertools.islice(mine, self.start, None)
+    def __iter__(self) -> Iterator[int | tuple[int, int]]:
+        stream = enumerate(self._all_indices())  # (position in the run's stream, dataset index)
+        mine = itertools.islice(stream, self.rank, None, self.world_size)
+        for position, index in itertools.islice(mine, self.start, None):
+            yield (index, position) if self.with_positions else index
 
     def __len__(self) -> int:
         return self.size
@@ -69,6 +78,7 @@ class DefaultSampler(Sampler):
         self.round_up = round_up
         self.rank, self.world_size = dist.rank(), dist.world_size()
         self.epoch = 0
+        self.with_positions = False
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -82,16 +92,55 @@ class DefaultSampler(Sampler):
         if self.round_up and self.world_size > 1:
             total = -(-self.size // self.world_size) * self.world_size
             indices = (indices * (total // max(len(indices), 1) + 1))[:total]
-        return indices[self.rank :: self.world_size]
+        return indices
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._indices())
+    def __iter__(self) -> Iterator[int | tuple[int, int]]:
+        indices = self._indices()
+        offset = self.epoch * len(indices)  # positions continue across epochs
+        for position in range(self.rank, len(indices), self.world_size):
+            yield (indices[position], offset + position) if self.with_positions else indices[position]
 
     def __len__(self) -> int:
-        return len(self._indices())
+        return len(range(self.rank, len(self._indices()), self.world_size))
 
 
 SAMPLERS = {"InfiniteSampler": InfiniteSampler, "DefaultSampler": DefaultSampler}
+
+
+class PositionSeeded(Dataset):
+    """Runs the wrapped dataset's pipeline with Python/NumPy/torch generators seeded from
+    (run seed, position in the stream); in the main process the generators are restored afterwards,
+    so training's own randomness (dropout) is untouched. Other attributes read through."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset = dataset
+        self.seed = seed
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("dataset", "seed") or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        if not isinstance(key, tuple):
+            return self.dataset[key]
+        index, position = key
+        in_worker = torch.utils.data.get_worker_info() is not None
+        saved = None if in_worker else (random.getstate(), np.random.get_state(), torch.get_rng_state())
+        seed = int(np.random.SeedSequence([self.seed % 2**32, position]).generate_state(1)[0])
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            return self.dataset[index]
+        finally:
+            if saved is not None:
+                random.setstate(saved[0])
+                np.random.set_state(saved[1])
+                torch.set_rng_state(saved[2])
 
 
 def pseudo_collate(samples: list[dict]) -> dict[str, list[Any]]:
@@ -141,6 +190,9 @@ def build_dataloader(cfg: dict, seed: int = 0, training: bool = True, name: str 
         sampler = SAMPLERS[sampler_type](dataset, **sampler_cfg)
     except TypeError as err:
         raise ConfigError(f"{name}.sampler: {err}") from None
+    if training:
+        sampler.with_positions = True
+        dataset = PositionSeeded(dataset, seed)
     num_workers = int(cfg.get("num_workers", 0))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if num_workers > cores:

@@ -306,7 +306,13 @@ def parse_cfg_options(items: list[str] | None) -> dict:
         if "=" not in item:
             raise ConfigError(f"--cfg-options '{item}' is not of the form key=value (e.g. train_cfg.max_iters=100)")
         key, text = item.split("=", 1)
-        options[key] = parse_cli_value(text)
+        value = parse_cli_value(text)
+        if isinstance(value, str) and any(c in value for c in "()[]{}'\""):
+            raise ConfigError(
+                f"--cfg-options {key}={text}: '{text}' is not a valid value (unbalanced brackets or quotes?); "
+                "write numbers as 100 or 0.01, text as name, lists as [1,2] or 1,2, tuples as (512,512)"
+            )
+        options[key] = value
     return options
 
 

@@ -15,6 +15,7 @@ import pickle
 import re
 import tempfile
 import types
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,16 +99,54 @@ def safe_load(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist")
+    looks_like = not_a_checkpoint(path)
+    if looks_like:
+        raise CheckpointError(unreadable(path, looks_like))
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         pass  # objects beyond tensors inside: fall back to the inert loader
     except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(f"checkpoint '{path}' cannot be read ({err}); the file may be truncated") from None
+        raise CheckpointError(unreadable(path, f"a damaged PyTorch file ({err})")) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_safe_pickle)
     except Exception as err:  # noqa: BLE001 — any failure here means an unreadable file
-        raise CheckpointError(f"checkpoint '{path}' cannot be read ({type(err).__name__}: {err})") from None
+        raise CheckpointError(unreadable(path, f"a damaged PyTorch file ({type(err).__name__}: {err})")) from None
+
+
+def not_a_checkpoint(path: Path) -> str | None:
+    """What a file that cannot be a PyTorch checkpoint looks like (None when it may be one)."""
+    size = path.stat().st_size
+    if size == 0:
+        return "an empty file"
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.infolist()
+        except (zipfile.BadZipFile, OSError):
+            return "a truncated zip file (the download stopped early)"
+        return None
+    if head.startswith(b"\x80"):
+        return None  # a legacy (non-zip) pickle checkpoint
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")):
+        return "an HTML page (a web page saved in place of the file, often an error or sign-in page)"
+    if text.startswith((b"{", b"[")):
+        return "a JSON text file"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return "a text file"
+    return "a file that is not a PyTorch checkpoint"
+
+
+def unreadable(path: Path, looks_like: str) -> str:
+    url = release_url(path)
+    source = f" from {url}" if url else ""
+    return (
+        f"'{path}' ({path.stat().st_size:,} bytes) is not a readable checkpoint: it looks like {looks_like}. "
+        f"Download it again{source}"
+    )
 
 
 def extract_state_dict(obj: Any) -> dict[str, torch.Tensor]:

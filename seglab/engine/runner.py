@@ -170,18 +170,18 @@ class Runner:
 
     def _setup_loop(self, train_cfg: dict, loader) -> None:
         loop = train_cfg.get("type", "IterBasedTrainLoop")
-        self.val_interval = int(train_cfg.get("val_interval", 1))
-        self.val_begin = int(train_cfg.get("val_begin", 1))
+        self.val_interval = whole_number(train_cfg, "val_interval", 1)
+        self.val_begin = whole_number(train_cfg, "val_begin", 1)
         self.epoch_length = max(len(loader), 1)
         if loop == "IterBasedTrainLoop":
             if "max_iters" not in train_cfg:
                 raise ConfigError("train_cfg type IterBasedTrainLoop needs max_iters")
-            self.max_iters = int(train_cfg["max_iters"])
+            self.max_iters = whole_number(train_cfg, "max_iters")
         elif loop == "EpochBasedTrainLoop":
             if "max_epochs" not in train_cfg:
                 raise ConfigError("train_cfg type EpochBasedTrainLoop needs max_epochs")
             self.by_epoch = True
-            self.max_epochs = int(train_cfg["max_epochs"])
+            self.max_epochs = whole_number(train_cfg, "max_epochs")
             self.max_iters = self.max_epochs * self.epoch_length
         else:
             raise ConfigError(f"unknown train_cfg type '{loop}'; use IterBasedTrainLoop or EpochBasedTrainLoop")
@@ -388,3 +388,11 @@ class Runner:
         self.call_hook("after_load_checkpoint", checkpoint=ckpt)
         unit = f"epoch {self.epoch}" if self.by_epoch else f"iter {self.iter}"
         logger.info(f"resumed from {source} at {unit}")
+
+
+def whole_number(train_cfg: dict, key: str, default: int | None = None) -> int:
+    """``train_cfg[key]`` as an int, or a ConfigError naming the key, the value and the expected form."""
+    value = train_cfg.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+        raise ConfigError(f"train_cfg.{key}={value!r} must be a whole number >= 0 (e.g. train_cfg.{key}=20000)")
+    return int(value)

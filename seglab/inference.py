@@ -178,7 +178,7 @@ def infer_files(
     tta_scales: Sequence[float] | None = None,
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Write ``NAME.png`` (palette-indexed labels) and ``NAME_overlay.png`` per input; returns (written, failed)."""
-    from tqdm import tqdm
+    from seglab.progress import progress
 
     from seglab.errors import SeglabError
     from seglab.visualize import overlay, save_label_png
@@ -187,7 +187,7 @@ def infer_files(
     classes, palette = model.dataset_meta["classes"], model.dataset_meta["palette"]
     written, failed = [], []
     files = expand_inputs(inputs)
-    for path, name in tqdm(files, desc="infer", disable=len(files) < 2 or None):
+    for path, name in progress(files, "infer"):
         try:
             img = _load(path)["img"]
         except SeglabError as err:

@@ -178,9 +178,8 @@ def infer_files(
     tta_scales: Sequence[float] | None = None,
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Write ``NAME.png`` (palette-indexed labels) and ``NAME_overlay.png`` per input; returns (written, failed)."""
-    from seglab.progress import progress
-
     from seglab.errors import SeglabError
+    from seglab.progress import progress
     from seglab.visualize import overlay, save_label_png
 
     out_dir = Path(out_dir)

@@ -123,6 +123,8 @@ class Registry:
 
 
 _REPORTED: set[str] = set()
+# MMSegmentation configs import these for types seglab implements itself (e.g. mmpretrain.ConvNeXt).
+OPENMMLAB_PACKAGES = {"mmseg", "mmpretrain", "mmdet", "mmcv", "mmengine", "mmcls"}
 
 
 def report_ignored(cls: Callable, args: dict, where: str) -> None:
@@ -144,6 +146,9 @@ def import_custom_modules(custom_imports: dict | None) -> None:
         raise ConfigError("custom_imports must be dict(imports=['module', ...], allow_failed_imports=False)")
     names: Iterable[str] = custom_imports["imports"]
     for name in [names] if isinstance(names, str) else names:
+        if name.split(".")[0] in OPENMMLAB_PACKAGES:
+            logger.info(f"custom_imports: '{name}' is not imported; seglab provides the types configs use from it")
+            continue
         try:
             importlib.import_module(name)
         except ImportError as err:

@@ -208,3 +208,4 @@ def test_custom_imports_register_a_users_module(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="custom_imports: cannot import 'no_such_plugin'"):
         registry.import_custom_modules(dict(imports=["no_such_plugin"]))
     registry.import_custom_modules(dict(imports=["no_such_plugin"], allow_failed_imports=True))
+    registry.import_custom_modules(dict(imports=["mmpretrain.models"], allow_failed_imports=False))  # seglab's own

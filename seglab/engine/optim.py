@@ -209,7 +209,8 @@ class ParamScheduler:
     def total(self) -> int:
         return self.end - self.begin - 1
 
-    def apply(self, value: float, step: int) -> float:
+    def apply(self, value: float, step: int, base: float | None = None) -> float:
+        """``value``: the lr entering this scheduler at ``step``; ``base``: the group's initial lr."""
         if step < self.begin:
             return value
         return self.compute(value, min(step, self.end - 1) - self.begin)
@@ -226,6 +227,21 @@ class PolyLR(ParamScheduler):
 
     def compute(self, value: float, t: int) -> float:
         return (value - self.eta_min) * (1 - t / max(self.total, 1)) ** self.power + self.eta_min
+
+
+@PARAM_SCHEDULERS.register()
+class PolyLRRatio(PolyLR):
+    """MMSegmentation's PolyLR whose floor is ``eta_min_ratio`` x the group's initial lr."""
+
+    def __init__(self, eta_min_ratio: float | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.eta_min_ratio = eta_min_ratio
+        self.fixed_eta_min = self.eta_min
+
+    def apply(self, value: float, step: int, base: float | None = None) -> float:
+        use_ratio = self.eta_min_ratio is not None and base is not None
+        self.eta_min = base * self.eta_min_ratio if use_ratio else self.fixed_eta_min
+        return super().apply(value, step, base)
 
 
 @PARAM_SCHEDULERS.register()
@@ -333,7 +349,7 @@ class LRSchedule:
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             value = base
             for scheduler in self.schedulers:
-                value = scheduler.apply(value, epoch if scheduler.by_epoch else iteration)
+                value = scheduler.apply(value, epoch if scheduler.by_epoch else iteration, base)
             group["lr"] = value
 
     def state_dict(self) -> list[dict]:

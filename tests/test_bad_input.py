@@ -29,7 +29,7 @@ def test_a_file_that_is_not_a_checkpoint_is_named_with_its_size_and_look(
     bad.write_bytes(content)
     assert main(["test", str(tiny_config()), str(bad)]) == 2
     err = one_line_error(capsys)
-    assert f"'{bad}' ({len(content):,} bytes) is not a readable checkpoint: it looks like {looks_like}" in err
+    assert f"checkpoint '{bad}' ({len(content):,} bytes) cannot be read: it looks like {looks_like}" in err
     assert "Download it again" in err
 
 
@@ -41,7 +41,7 @@ def test_a_truncated_real_checkpoint_says_download_again(tiny_config, tmp_path, 
     cut = tmp_path / "cut.pth"
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     assert main(["test", str(tiny_config()), str(cut)]) == 2
-    assert "is not a readable checkpoint" in one_line_error(capsys)
+    assert "cannot be read" in one_line_error(capsys)
 
 
 @pytest.mark.parametrize(

@@ -144,7 +144,7 @@ def unreadable(path: Path, looks_like: str) -> str:
     url = release_url(path)
     source = f" from {url}" if url else ""
     return (
-        f"'{path}' ({path.stat().st_size:,} bytes) is not a readable checkpoint: it looks like {looks_like}. "
+        f"checkpoint '{path}' ({path.stat().st_size:,} bytes) cannot be read: it looks like {looks_like}. "
         f"Download it again{source}"
     )
 

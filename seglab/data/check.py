@@ -4,11 +4,17 @@ Checks each split for images without labels (and the reverse), unreadable or tru
 image/label size mismatches, colour (3-channel) label images, JPEG labels, and label values
 outside ``[0, num_classes)`` plus the ignore index, with hints for the usual causes (0/255 binary
 masks, Cityscapes label ids instead of train ids). Prints a per-class pixel histogram.
+
+Checking a config, it knows the dataset type's conventions: reduce_zero_label datasets (ADE20K, LoveDA,
+ISPRS ...) store 0 for "ignore", the retinal vessel datasets store vessel as 1 (not 255), depth maps
+(NYU) hold distances rather than classes, change-detection samples need a second image, and Decathlon
+lists its files in dataset.json.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +29,15 @@ from seglab.errors import DatasetError
 
 MAX_FILES_SHOWN = 5
 
+# Dataset types whose labels MMSegmentation's converters write as 0/1, with their `seglab prepare` name.
+VESSEL_DATASETS = {
+    "DRIVEDataset": "drive",
+    "STAREDataset": "stare",
+    "ChaseDB1Dataset": "chase_db1",
+    "HRFDataset": "hrf",
+}
+WRAPPERS = ("RepeatDataset", "MultiImageMixDataset")
+
 
 @dataclass
 class SplitSpec:
@@ -35,6 +50,10 @@ class SplitSpec:
     seg_map_suffix: str | None = None
     reduce_zero_label: bool = False
     names: list[str] | None = None  # from an ann_file: only these images belong to the split
+    dataset_type: str | None = None
+    img_dir2: Path | None = None  # change detection: the second image of each pair
+    depth: bool = False  # depth maps: pairing and sizes are checked, values are distances
+    pairs: dict[str, tuple[Path, Path | None]] | None = None  # listed files (Decathlon's dataset.json)
 
 
 @dataclass
@@ -79,14 +98,24 @@ def _image_size(path: Path) -> tuple[int, int]:
         return img.size[1], img.size[0]
 
 
-def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, report: Report) -> np.ndarray:
-    """Check one split, add findings to ``report``, and return its label-value histogram (256 bins)."""
-    histogram = np.zeros(256, np.int64)
-    missing = [(f, w) for f, w in ((spec.img_dir, "image"), (spec.ann_dir, "label")) if not f.is_dir()]
+def _collect(spec: SplitSpec, report: Report) -> tuple[dict[str, Path], dict[str, Path]] | None:
+    """The split's images and labels keyed by sample name, after reporting missing folders/listed files."""
+    if spec.pairs is not None:
+        images = {n: img for n, (img, _) in spec.pairs.items()}
+        labels = {n: lab for n, (_, lab) in spec.pairs.items() if lab is not None}
+        missing = [p for p in [*images.values(), *labels.values()] if not p.is_file()]
+        if missing:
+            report.errors.append(
+                f"[{spec.name}] {len(missing)} file(s) listed in ann_file do not exist: {_listing(missing)}"
+            )
+        return {n: p for n, p in images.items() if p.is_file()}, {n: p for n, p in labels.items() if p.is_file()}
+    folders = [(spec.img_dir, "image"), (spec.ann_dir, "depth map" if spec.depth else "label")]
+    folders += [(spec.img_dir2, "second image")] if spec.img_dir2 is not None else []
+    missing = [(f, w) for f, w in folders if not f.is_dir()]
     for folder, what in missing:
         report.errors.append(f"[{spec.name}] {what} folder '{folder}' does not exist")
     if missing:
-        return histogram
+        return None
     images = _files(spec.img_dir, spec.img_suffix, IMAGE_SUFFIXES)
     labels = _files(spec.ann_dir, spec.seg_map_suffix, IMAGE_SUFFIXES)
     if spec.names is not None:
@@ -97,15 +126,33 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
             )
         images = {n: images[n] for n in spec.names if n in images}
         labels = {n: labels[n] for n in spec.names if n in labels}
-    report.lines.append(f"[{spec.name}] {spec.img_dir} <-> {spec.ann_dir}: {len(images)} images, {len(labels)} labels")
+    if spec.img_dir2 is not None:
+        seconds = _files(spec.img_dir2, None, IMAGE_SUFFIXES)
+        alone = [images[k] for k in images if k not in seconds]
+        if alone:
+            report.errors.append(
+                f"[{spec.name}] {len(alone)} image(s) without a second image in '{spec.img_dir2}': {_listing(alone)}"
+            )
+    return images, labels
+
+
+def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, report: Report) -> np.ndarray:
+    """Check one split, add findings to ``report``, and return its label-value histogram (256 bins)."""
+    histogram = np.zeros(256, np.int64)
+    collected = _collect(spec, report)
+    if collected is None:
+        return histogram
+    images, labels = collected
+    what = "depth maps" if spec.depth else "labels"
+    report.lines.append(f"[{spec.name}] {spec.img_dir} <-> {spec.ann_dir}: {len(images)} images, {len(labels)} {what}")
     if not images:
         report.errors.append(f"[{spec.name}] no images under '{spec.img_dir}' (img_suffix={spec.img_suffix!r})")
-    unlabelled = [images[k] for k in images if k not in labels]
+    unlabelled = [images[k] for k in images if k not in labels] if labels or spec.pairs is None else []
     orphans = [labels[k] for k in labels if k not in images]
     if unlabelled:
-        report.errors.append(f"[{spec.name}] {len(unlabelled)} image(s) without a label: {_listing(unlabelled)}")
+        report.errors.append(f"[{spec.name}] {len(unlabelled)} image(s) without a {what[:-1]}: {_listing(unlabelled)}")
     if orphans:
-        report.warnings.append(f"[{spec.name}] {len(orphans)} label(s) without an image: {_listing(orphans)}")
+        report.warnings.append(f"[{spec.name}] {len(orphans)} {what[:-1]}(s) without an image: {_listing(orphans)}")
     jpeg_labels = [p for p in labels.values() if p.suffix.lower() in (".jpg", ".jpeg")]
     if jpeg_labels:
         report.errors.append(
@@ -114,6 +161,7 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
         )
     problems: dict[str, list[Path]] = defaultdict(list)
     files_with_value: dict[int, list[Path]] = defaultdict(list)
+    raw_values: set[int] = set()
     pairs = [(images[k], labels[k]) for k in images if k in labels]
     for img_path, label_path in tqdm(pairs, desc=f"check {spec.name}", disable=len(pairs) < 200, leave=False):
         try:
@@ -124,14 +172,17 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
         try:
             label = open_label(label_path)  # a full decode: truncated files fail here
         except (DatasetError, OSError, SyntaxError, ValueError):
-            problems["unreadable or truncated label(s)"].append(label_path)
+            problems[f"unreadable or truncated {what[:-1]}(s)"].append(label_path)
             continue
         if label.ndim == 3 and label.shape[2] >= 3:
-            problems["colour (3-channel) label(s); convert colours to class indices"].append(label_path)
+            problems[f"colour (3-channel) {what[:-1]}(s); convert colours to class indices"].append(label_path)
             continue
         label = label.reshape(label.shape[:2]).astype(np.int64)
         if img_hw is not None and img_hw != label.shape:
-            problems["image/label size mismatch(es)"].append(label_path)
+            problems[f"image/{what[:-1]} size mismatch(es)"].append(label_path)
+        if spec.depth:
+            continue  # distances, not classes
+        raw_values.update(int(v) for v in np.unique(label.clip(0, 255)))
         if spec.reduce_zero_label:
             label = reduce_zero(label.clip(0, 255).astype(np.uint8))
         counts = np.bincount(label.clip(0, 255).ravel(), minlength=256)
@@ -140,19 +191,23 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
             files_with_value[int(value)].append(label_path)
     for problem, paths in problems.items():
         report.errors.append(f"[{spec.name}] {len(paths)} {problem}: {_listing(paths)}")
-    _check_values(spec.name, histogram, files_with_value, num_classes, ignore_index, report)
+    if not spec.depth:
+        _check_values(spec, histogram, raw_values, files_with_value, num_classes, ignore_index, report)
     return histogram
 
 
-def _check_values(name, histogram, files_with_value, num_classes, ignore_index, report) -> None:
+def _check_values(spec, histogram, raw_values, files_with_value, num_classes, ignore_index, report) -> None:
+    name = spec.name
     values = [int(v) for v in np.flatnonzero(histogram)]
-    report.lines.append(f"[{name}] label values found: {values}")
+    shift = " (file value - 1: reduce_zero_label)" if spec.reduce_zero_label else ""
+    report.lines.append(f"[{name}] label values found{shift}: {values}")
     if num_classes is None:
         return
     bad = [v for v in values if v >= num_classes and v != ignore_index]
     for value in bad:
+        stored = f" (stored as {value + 1}; reduce_zero_label)" if spec.reduce_zero_label else ""
         report.errors.append(
-            f"[{name}] label value {value} is outside [0, {num_classes}) and is not the ignore index "
+            f"[{name}] label value {value}{stored} is outside [0, {num_classes}) and is not the ignore index "
             f"{ignore_index}; in: {_listing(files_with_value[value])}"
         )
     if bad and num_classes == 19 and max(bad) <= 33:
@@ -160,17 +215,25 @@ def _check_values(name, histogram, files_with_value, num_classes, ignore_index, 
             f"[{name}] these look like Cityscapes label ids (0..33), not train ids (0..18): use the "
             "*_gtFine_labelTrainIds.png files made by cityscapesscripts' createTrainIdLabelImgs"
         )
-    foreground = [v for v in values if 0 < v < num_classes]
-    if ignore_index in values and not foreground and num_classes >= 2:
+    binary_255 = ignore_index in raw_values and raw_values <= {0, ignore_index} and num_classes >= 2
+    if binary_255 and spec.dataset_type in VESSEL_DATASETS:
+        report.errors.append(
+            f"[{name}] {spec.dataset_type} labels must store vessel as 1 and background as 0 (MMSegmentation's "
+            f"converter writes mask // 128), but these hold 0/{ignore_index}, so every vessel pixel is ignored: "
+            f"convert the download with 'seglab prepare {VESSEL_DATASETS[spec.dataset_type]}' or save label // 255"
+        )
+    elif binary_255:
         report.errors.append(
             f"[{name}] labels hold only 0 and {ignore_index}: a binary mask saved as 0/255 makes every "
             f"foreground pixel 'ignore'. Save the foreground as 1 (e.g. label // 255)"
         )
-    elif 0 < len(values) and num_classes > 1 and len(foreground) == 0 and 0 in values:
+    elif values and num_classes > 1 and 0 in values and not [v for v in values if 0 < v < num_classes]:
         report.warnings.append(f"[{name}] every labelled pixel is class 0")
 
 
-def histogram_lines(histogram: np.ndarray, classes: tuple[str, ...] | None, ignore_index: int) -> list[str]:
+def histogram_lines(
+    histogram: np.ndarray, classes: tuple[str, ...] | None, ignore_index: int, zero_is_ignore: bool = False
+) -> list[str]:
     total = int(histogram.sum())
     lines = ["class pixel histogram:", f"  {'value':>5}  {'class':<20} {'pixels':>12} {'share':>7}"]
     for value in np.flatnonzero(histogram):
@@ -183,6 +246,10 @@ def histogram_lines(histogram: np.ndarray, classes: tuple[str, ...] | None, igno
             label = "?"
         share = 100.0 * histogram[value] / max(total, 1)
         lines.append(f"  {value:>5}  {label:<20} {int(histogram[value]):>12} {share:>6.2f}%")
+    if zero_is_ignore:
+        lines.append(
+            "  note: reduce_zero_label=True: label 0 in the files counts as (ignore) and file value v as class v-1"
+        )
     return lines
 
 
@@ -198,7 +265,7 @@ def splits_from_folder(root: Path) -> list[SplitSpec]:
 
 
 def _dataset_defaults(dataset: dict) -> tuple[dict, type]:
-    """The dataset config with its class's defaults (suffixes, reduce_zero_label) filled in."""
+    """The dataset config with its class's defaults (suffixes, reduce_zero_label, data_prefix) filled in."""
     from seglab.data.datasets.base import BaseSegDataset
     from seglab.registry import DATASETS
 
@@ -209,35 +276,56 @@ def _dataset_defaults(dataset: dict) -> tuple[dict, type]:
             for name, param in inspect.signature(klass.__init__).parameters.items():
                 if param.default is not inspect.Parameter.empty:
                     defaults[name] = param.default
+    defaults.update(getattr(cls, "FIXED_ARGS", {}))  # REFUGE: suffixes fixed inside the class
+    if getattr(cls, "DEFAULT_DATA_PREFIX", None) and not dataset.get("data_prefix"):
+        defaults["data_prefix"] = cls.DEFAULT_DATA_PREFIX  # NYU: images/ and annotations/
     return {**defaults, **dataset}, cls
+
+
+def _decathlon_pairs(name: str, ann_file: Path, root: Path, test_mode: bool) -> dict:
+    try:
+        listing = json.loads(ann_file.read_text())[("test" if test_mode else "training")]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DatasetError(f"[{name}] cannot read the file list of Decathlon's '{ann_file}' ({err})") from None
+    pairs = {}
+    for entry in listing:
+        image, label = (entry.get("image"), entry.get("label")) if isinstance(entry, dict) else (entry, None)
+        pairs[image] = (root / image.removeprefix("./"), root / label.removeprefix("./") if label else None)
+    return pairs
 
 
 def _split_specs(name: str, dataset: dict) -> list[SplitSpec]:
     if dataset.get("type") == "ConcatDataset":
         parts = dataset.get("datasets") or []
         return [spec for i, part in enumerate(parts) for spec in _split_specs(f"{name}[{i}]", part)]
-    merged, _ = _dataset_defaults(dataset)
+    if dataset.get("type") in WRAPPERS:
+        return _split_specs(name, dataset.get("dataset") or {})
+    merged, cls = _dataset_defaults(dataset)
     root = Path(merged.get("data_root") or "")
     prefix = merged.get("data_prefix") or {}
-    names = None
+    depth = "depth_map_path" in prefix
+    spec = SplitSpec(
+        name,
+        root / prefix.get("img_path", ""),
+        root / (prefix.get("depth_map_path") if depth else prefix.get("seg_map_path", "")),
+        merged.get("img_suffix", ".jpg"),
+        merged.get("depth_map_suffix" if depth else "seg_map_suffix", ".png"),
+        bool(merged.get("reduce_zero_label", False)),
+        dataset_type=cls.__name__,
+        img_dir2=root / prefix["img_path2"] if "img_path2" in prefix else None,
+        depth=depth,
+    )
     if merged.get("ann_file"):
         ann_file = root / merged["ann_file"]
         if not ann_file.is_file():
             raise DatasetError(
                 f"[{name}] ann_file '{ann_file}' does not exist; set ann_file='' to scan the image folder"
             )
-        names = [line.strip() for line in ann_file.read_text().splitlines() if line.strip()]
-    return [
-        SplitSpec(
-            name,
-            root / prefix.get("img_path", ""),
-            root / prefix.get("seg_map_path", ""),
-            merged.get("img_suffix", ".jpg"),
-            merged.get("seg_map_suffix", ".png"),
-            bool(merged.get("reduce_zero_label", False)),
-            names,
-        )
-    ]
+        if cls.__name__ == "DecathlonDataset":
+            spec.pairs = _decathlon_pairs(name, ann_file, root, bool(merged.get("test_mode")))
+        else:
+            spec.names = [line.strip() for line in ann_file.read_text().splitlines() if line.strip()]
+    return [spec]
 
 
 def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tuple | None]:
@@ -249,11 +337,13 @@ def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tup
         if not isinstance(dataset, dict):
             continue
         for spec in _split_specs(loader_key.replace("_dataloader", ""), dataset):
-            key = (spec.img_dir, spec.ann_dir, tuple(spec.names or ()))
+            key = (spec.img_dir, spec.ann_dir, tuple(spec.names or ()), tuple(spec.pairs or ()))
             if key not in seen:
                 seen.add(key)
                 specs.append(spec)
-        first = dataset["datasets"][0] if dataset.get("type") == "ConcatDataset" else dataset
+        first = dataset
+        while first.get("type") in ("ConcatDataset", *WRAPPERS):
+            first = first["datasets"][0] if first.get("type") == "ConcatDataset" else first["dataset"]
         merged, cls = _dataset_defaults(first)
         metainfo = merged.get("metainfo") or {}
         classes = classes or metainfo.get("classes") or getattr(cls, "METAINFO", {}).get("classes")
@@ -285,9 +375,13 @@ def check_dataset(
     total = np.zeros(256, np.int64)
     for spec in specs:
         total += check_split(spec, num_classes, ignore_index, report)
+    if specs and all(spec.depth for spec in specs):  # NYU's classes are scene categories, not what the model predicts
+        report.lines.append("depth maps hold distances: their values are not checked against classes")
+        return report
     if classes and num_classes and len(classes) != num_classes:
         report.errors.append(
             f"the config names {len(classes)} classes but the model predicts num_classes={num_classes}; make them agree"
         )
-    report.lines += histogram_lines(total, classes, ignore_index)
+    zero_is_ignore = any(spec.reduce_zero_label for spec in specs)
+    report.lines += histogram_lines(total, classes, ignore_index, zero_is_ignore)
     return report

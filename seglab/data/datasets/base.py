@@ -64,8 +64,10 @@ class BaseSegDataset(Dataset):
         self.data_root = data_root or ""
         prefix = dict(img_path="", seg_map_path="")
         prefix.update(data_prefix or {})
-        self.img_dir = self._join_root(prefix["img_path"])
-        self.ann_dir = self._join_root(prefix["seg_map_path"])
+        # every prefix (img_path2, depth_map_path ... too) is joined with data_root, as MMEngine does
+        self.data_prefix = {k: self._join_root(v) if isinstance(v, str) else v for k, v in prefix.items()}
+        self.img_dir = self.data_prefix["img_path"]
+        self.ann_dir = self.data_prefix["seg_map_path"]
         self.ann_file = self._join_root(ann_file) if ann_file else ""
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
@@ -79,6 +81,8 @@ class BaseSegDataset(Dataset):
         if indices is not None:
             keep = range(indices) if isinstance(indices, int) else indices
             self.data_list = [self.data_list[i] for i in keep]
+        for index, info in enumerate(self.data_list):
+            info["sample_idx"] = index  # MMEngine numbers samples after ``indices`` picked them
 
     def _join_root(self, path: str) -> str:
         if not path:
@@ -114,51 +118,61 @@ class BaseSegDataset(Dataset):
                     f"metainfo has {len(classes)} classes but {len(palette)} palette colours; give one colour per class"
                 )
             palette = [list(c) for c in palette]
-        return dict(classes=classes, palette=palette, label_map=label_map, reduce_zero_label=self.reduce_zero_label)
+        extra = {k: v for k, v in {**default, **user}.items() if k not in ("classes", "palette")}
+        return dict(
+            extra, classes=classes, palette=palette, label_map=label_map, reduce_zero_label=self.reduce_zero_label
+        )
 
     def load_data_list(self) -> list[dict]:
-        img_dir, ann_dir = Path(self.img_dir), Path(self.ann_dir)
-        if self.ann_file:
+        """One info dict per sample; names come from ``ann_file`` or from scanning the image folder."""
+        return [self.data_info(name) for name in self.sample_names()]
+
+    def sample_names(self) -> list[str]:
+        """Sample names relative to the image folder, without ``img_suffix``."""
+        img_dir = Path(self.img_dir)
+        if self.ann_file and not Path(self.ann_file).is_dir():  # MMSegmentation scans when ann_file is a folder
             ann_path = Path(self.ann_file)
             if not ann_path.is_file():
                 raise DatasetError(
                     f"ann_file '{ann_path}' does not exist; fix the path, or set ann_file='' "
                     f"to use every '*{self.img_suffix}' image under '{img_dir}'"
                 )
-            names = [line.strip() for line in ann_path.read_text().splitlines() if line.strip()]
-        else:
-            if not img_dir.is_dir():
-                raise DatasetError(f"image folder '{img_dir}' does not exist; check data_root and data_prefix.img_path")
-            names = sorted(
-                str(p.relative_to(img_dir))[: -len(self.img_suffix)]
-                for p in img_dir.rglob(f"*{self.img_suffix}")
-                if p.is_file()
+            return [line.strip() for line in ann_path.read_text().splitlines() if line.strip()]
+        if not img_dir.is_dir():
+            raise DatasetError(f"image folder '{img_dir}' does not exist; check data_root and data_prefix.img_path")
+        names = sorted(
+            str(p.relative_to(img_dir))[: -len(self.img_suffix)]
+            for p in img_dir.rglob(f"*{self.img_suffix}")
+            if p.is_file()
+        )
+        if not names:
+            found = sorted({p.suffix for p in img_dir.rglob("*") if p.is_file()})
+            raise DatasetError(
+                f"no '*{self.img_suffix}' images under '{img_dir}' (suffixes found: {found or 'none'}); "
+                "set img_suffix to match your files"
             )
-            if not names:
-                found = sorted({p.suffix for p in img_dir.rglob("*") if p.is_file()})
-                raise DatasetError(
-                    f"no '*{self.img_suffix}' images under '{img_dir}' (suffixes found: {found or 'none'}); "
-                    "set img_suffix to match your files"
-                )
-        data_list = []
-        for index, name in enumerate(names):
-            info = dict(
-                img_path=str(img_dir / f"{name}{self.img_suffix}"),
-                label_map=self.label_map,
-                reduce_zero_label=self.reduce_zero_label,
-                seg_fields=[],
-                sample_idx=index,
-            )
-            if self.ann_dir:
-                seg_map = ann_dir / f"{name}{self.seg_map_suffix}"
-                if not seg_map.is_file():
-                    raise DatasetError(
-                        f"image '{info['img_path']}' has no label file: expected '{seg_map}' "
-                        f"(seg_map_suffix='{self.seg_map_suffix}')"
-                    )
-                info["seg_map_path"] = str(seg_map)
-            data_list.append(info)
-        return data_list
+        return names
+
+    def data_info(self, name: str) -> dict:
+        """The info dict of sample ``name``: its files plus what LoadAnnotations needs."""
+        info = dict(
+            img_path=str(Path(self.img_dir) / f"{name}{self.img_suffix}"),
+            label_map=self.label_map,
+            reduce_zero_label=self.reduce_zero_label,
+            seg_fields=[],
+        )
+        if self.ann_dir:
+            info["seg_map_path"] = self.existing_label(info["img_path"], self.ann_dir, name, self.seg_map_suffix)
+        return info
+
+    @staticmethod
+    def existing_label(img_path: str, folder: str, name: str, suffix: str, what: str = "label") -> str:
+        """``folder/name{suffix}``, or a DatasetError naming the image and the expected file."""
+        path = Path(folder) / f"{name}{suffix}"
+        if not path.is_file():
+            key = "seg_map_suffix" if what == "label" else f"{what.replace(' ', '_')}_suffix"
+            raise DatasetError(f"image '{img_path}' has no {what} file: expected '{path}' ({key}='{suffix}')")
+        return str(path)
 
     @property
     def dataset_meta(self) -> dict:

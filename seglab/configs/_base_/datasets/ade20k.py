@@ -1,4 +1,4 @@
-# dataset settings
+# dataset settings: MMSegmentation 1.2.2's _base_/datasets/ade20k.py, same values
 dataset_type = 'ADE20KDataset'
 data_root = 'data/ade/ADEChallengeData2016'
 crop_size = (512, 512)
@@ -58,7 +58,8 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(
-            img_path='images/validation', seg_map_path='annotations/validation'),
+            img_path='images/validation',
+            seg_map_path='annotations/validation'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 

@@ -1,4 +1,4 @@
-# dataset settings
+# dataset settings: MMSegmentation 1.2.2's _base_/datasets/cityscapes.py, same values
 dataset_type = 'CityscapesDataset'
 data_root = 'data/cityscapes/'
 crop_size = (512, 1024)

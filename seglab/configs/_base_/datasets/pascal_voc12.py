@@ -1,4 +1,4 @@
-# dataset settings
+# dataset settings: MMSegmentation 1.2.2's _base_/datasets/pascal_voc12.py, same values
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (512, 512)

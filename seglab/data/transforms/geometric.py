@@ -8,7 +8,18 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seglab.data.transforms.base import INTERPOLATION, border_value, rescale_size, resize, seg_keys
+from seglab.data.transforms.base import (
+    INTERPOLATION,
+    border_value,
+    check_choice,
+    check_number,
+    check_pair,
+    check_size,
+    need_image,
+    rescale_size,
+    resize,
+    seg_keys,
+)
 from seglab.errors import ConfigError
 from seglab.registry import TRANSFORMS
 
@@ -30,10 +41,12 @@ class Resize:
     ) -> None:
         if scale is None and scale_factor is None:
             raise ConfigError("Resize needs 'scale' (w, h) or 'scale_factor'")
-        self.scale = (scale, scale) if isinstance(scale, int) else (tuple(scale) if scale else None)
+        self.scale = None if scale is None else check_size(scale, "scale", "Resize", minimum=0)
+        if scale_factor is not None and not isinstance(scale_factor, int | float):
+            scale_factor = check_pair(scale_factor, "scale_factor", "Resize")
         self.scale_factor = scale_factor
         self.keep_ratio = keep_ratio
-        self.interpolation = interpolation
+        self.interpolation = check_choice(interpolation, "interpolation", "Resize", list(INTERPOLATION))
 
     def target_scale(self, results: dict) -> tuple[int, int]:
         if self.scale is not None:
@@ -48,14 +61,15 @@ class Resize:
         return self.apply(results, self.target_scale(results))
 
     def apply(self, results: dict, scale: tuple[int, int]) -> dict:
-        img = results["img"]
+        """Resize to ``scale`` (w, h); it is stored as ``results['scale']``, the requested scale, as in MMCV."""
+        img = need_image(results, type(self).__name__)
         h, w = img.shape[:2]
         size = rescale_size(w, h, scale) if self.keep_ratio else (int(scale[0]), int(scale[1]))
         results["img"] = resize(img, size, self.interpolation)
         for key in seg_keys(results):
             results[key] = resize(results[key], size, "nearest")
         results["img_shape"] = results["img"].shape[:2]
-        results["scale"] = size
+        results["scale"] = tuple(scale)
         results["scale_factor"] = (size[0] / w, size[1] / h)
         results["keep_ratio"] = self.keep_ratio
         return results
@@ -72,6 +86,9 @@ class RandomResize:
         resize_type: str = "Resize",
         **resize_kwargs: Any,
     ) -> None:
+        if ratio_range is not None:
+            ratio_range = check_pair(ratio_range, "ratio_range", "RandomResize")
+            scale = check_size(scale, "scale", "RandomResize")
         self.scale = scale
         self.ratio_range = ratio_range
         if resize_type != "Resize":
@@ -102,9 +119,8 @@ class RandomCrop:
     ``cat_max_ratio`` or more of the crop's non-ignored pixels."""
 
     def __init__(self, crop_size: Sequence[int] | int, cat_max_ratio: float = 1.0, ignore_index: int = 255) -> None:
-        self.crop_size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
-        if not all(s > 0 for s in self.crop_size):
-            raise ConfigError(f"RandomCrop: crop_size must be positive, got {crop_size}")
+        self.crop_size = check_size(crop_size, "crop_size", "RandomCrop")
+        check_number(cat_max_ratio, "cat_max_ratio", "RandomCrop", 0, 1)
         self.cat_max_ratio = cat_max_ratio
         self.ignore_index = ignore_index
 
@@ -145,6 +161,9 @@ class RandomFlip:
         self, prob: float | Sequence[float] | None = None, direction: str | Sequence[str] = "horizontal"
     ) -> None:
         directions = [direction] if isinstance(direction, str) else list(direction)
+        for p in [prob] if prob is None or isinstance(prob, int | float | str) else prob:
+            if p is not None:
+                check_number(p, "prob", "RandomFlip", 0, 1)
         probs = [prob] * len(directions) if isinstance(prob, int | float) else list(prob or [])
         if isinstance(prob, int | float) and len(directions) > 1:
             probs = [prob / len(directions)] * len(directions)
@@ -201,6 +220,9 @@ class Pad:
         if padding_mode not in PADDING_MODES:
             raise ConfigError(f"Pad padding_mode must be one of {list(PADDING_MODES)}, got '{padding_mode}'")
         self.border = PADDING_MODES[padding_mode]
+        size = None if size is None else check_size(size, "size", "Pad")
+        if size_divisor is not None and not (isinstance(size_divisor, int) and size_divisor > 0):
+            raise ConfigError(f"Pad: 'size_divisor' must be a positive int, got {size_divisor!r}")
         self.size = size
         self.size_divisor = size_divisor
         self.pad_to_square = pad_to_square
@@ -248,8 +270,13 @@ class RandomRotate:
         center: Sequence[float] | None = None,
         auto_bound: bool = False,
     ) -> None:
+        check_number(prob, "prob", "RandomRotate", 0, 1)
+        if isinstance(degree, int | float):
+            check_number(degree, "degree", "RandomRotate", 0)
         self.prob = prob
-        self.degree = (-degree, degree) if isinstance(degree, int | float) else tuple(degree)
+        self.degree = (
+            (-degree, degree) if isinstance(degree, int | float) else check_pair(degree, "degree", "RandomRotate")
+        )
         self.pad_val = pad_val
         self.seg_pad_val = seg_pad_val
         self.center = center
@@ -280,4 +307,58 @@ class RandomRotate:
             for key in seg_keys(results):
                 results[key] = self.rotate(results[key], angle, "nearest", self.seg_pad_val)
             results["img_shape"] = results["img"].shape[:2]
+        return results
+
+
+@TRANSFORMS.register()
+class RandomRotFlip:
+    """With ``rotate_prob`` rotate by an angle from ``degree``; otherwise, with ``flip_prob``, turn by a
+    random multiple of 90° and flip along a random axis (the Synapse recipe).
+
+    Draws from NumPy's global generator in MMSegmentation's order, so a seed gives its image. Labels
+    are rotated with nearest interpolation (MMSegmentation interpolates them bilinearly, which invents
+    class values at boundaries); the rotated-in corners are 0 in image and labels, as there."""
+
+    def __init__(
+        self, rotate_prob: float = 0.5, flip_prob: float = 0.5, degree: float | Sequence[float] = (-20, 20)
+    ) -> None:
+        for name, value in (("rotate_prob", rotate_prob), ("flip_prob", flip_prob)):
+            if not (isinstance(value, int | float) and 0 <= value <= 1):
+                raise ConfigError(f"RandomRotFlip: '{name}' must be a probability in [0, 1], got {value!r}")
+        if isinstance(degree, int | float):
+            if degree <= 0:
+                raise ConfigError(f"RandomRotFlip: a single 'degree' must be positive, got {degree}")
+            degree = (-degree, degree)
+        if not (isinstance(degree, Sequence) and len(degree) == 2):
+            raise ConfigError(f"RandomRotFlip: 'degree' must be a number or (min, max), got {degree!r}")
+        self.rotate_prob = rotate_prob
+        self.flip_prob = flip_prob
+        self.degree = tuple(degree)
+
+    @staticmethod
+    def rotate(img: np.ndarray, angle: float, interpolation: str) -> np.ndarray:
+        h, w = img.shape[:2]
+        matrix = cv2.getRotationMatrix2D(((w - 1) * 0.5, (h - 1) * 0.5), -angle, 1.0)
+        out = cv2.warpAffine(np.ascontiguousarray(img), matrix, (w, h), flags=INTERPOLATION[interpolation])
+        return out.reshape(img.shape)
+
+    def __call__(self, results: dict) -> dict:
+        keys = seg_keys(results)
+        rotated = False
+        if np.random.random() < self.rotate_prob:
+            angle = np.random.uniform(min(self.degree), max(self.degree))
+            results["img"] = self.rotate(results["img"], angle, "bilinear")
+            for key in keys:
+                results[key] = self.rotate(results[key], angle, "nearest")
+            rotated = True
+        if np.random.random() < self.flip_prob and not rotated:
+            k = np.random.randint(0, 4)
+            results["img"] = np.rot90(results["img"], k)
+            for key in keys:
+                results[key] = np.rot90(results[key], k)
+            axis = np.random.randint(0, 2)
+            results["img"] = np.flip(results["img"], axis=axis).copy()
+            for key in keys:
+                results[key] = np.flip(results[key], axis=axis).copy()
+        results["img_shape"] = results["img"].shape[:2]
         return results

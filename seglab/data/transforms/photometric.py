@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from seglab.data.transforms.base import check_number, check_pair, need, need_image
+from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
 
@@ -21,9 +23,11 @@ class PhotoMetricDistortion:
         saturation_range: Sequence[float] = (0.5, 1.5),
         hue_delta: int = 18,
     ) -> None:
+        check_number(brightness_delta, "brightness_delta", "PhotoMetricDistortion", 0)
+        check_number(hue_delta, "hue_delta", "PhotoMetricDistortion", 0)
         self.brightness_delta = brightness_delta
-        self.contrast_range = contrast_range
-        self.saturation_range = saturation_range
+        self.contrast_range = check_pair(contrast_range, "contrast_range", "PhotoMetricDistortion")
+        self.saturation_range = check_pair(saturation_range, "saturation_range", "PhotoMetricDistortion")
         self.hue_delta = hue_delta
 
     @staticmethod
@@ -56,7 +60,7 @@ class PhotoMetricDistortion:
         return img
 
     def __call__(self, results: dict) -> dict:
-        img = np.ascontiguousarray(results["img"])
+        img = np.ascontiguousarray(need_image(results, "PhotoMetricDistortion", ndim=(3,)))
         img = self.brightness(img)
         contrast_first = np.random.randint(2)
         if contrast_first == 1:
@@ -65,4 +69,112 @@ class PhotoMetricDistortion:
         if contrast_first == 0:
             img = self.contrast(img)
         results["img"] = img
+        return results
+
+
+def as_uint8(img: np.ndarray, transform: str) -> np.ndarray:
+    """The image as uint8, as MMCV's LUT/CLAHE helpers take it (values must already be 0..255)."""
+    if img.size and (img.min() < 0 or img.max() > 255):
+        raise DatasetError(
+            f"{transform} works on 0..255 images, but 'img' holds values in [{img.min()}, {img.max()}]; "
+            "put it before transforms that rescale the image (Rerange, Normalize)"
+        )
+    return np.array(img, dtype=np.uint8)
+
+
+@TRANSFORMS.register()
+class AdjustGamma:
+    """Gamma correction through a 256-entry lookup table (``out = 255 * (in / 255) ** (1 / gamma)``)."""
+
+    def __init__(self, gamma: float = 1.0) -> None:
+        check_number(gamma, "gamma", "AdjustGamma")
+        if gamma <= 0:
+            raise ConfigError(f"AdjustGamma: 'gamma' must be positive, got {gamma}")
+        self.gamma = gamma
+        inv_gamma = 1.0 / gamma
+        # the same scalar arithmetic as MMSegmentation, so the truncated table is identical
+        self.table = np.array([(i / 255.0) ** inv_gamma * 255 for i in np.arange(256)]).astype("uint8")
+
+    def __call__(self, results: dict) -> dict:
+        img = as_uint8(need_image(results, "AdjustGamma"), "AdjustGamma")
+        results["img"] = cv2.LUT(img, self.table)
+        return results
+
+
+@TRANSFORMS.register()
+class CLAHE:
+    """Contrast-limited adaptive histogram equalisation of each channel (OpenCV's CLAHE)."""
+
+    def __init__(self, clip_limit: float = 40.0, tile_grid_size: Sequence[int] = (8, 8)) -> None:
+        check_number(clip_limit, "clip_limit", "CLAHE")
+        if not (
+            isinstance(tile_grid_size, Sequence)
+            and len(tile_grid_size) == 2
+            and all(isinstance(v, int) and v > 0 for v in tile_grid_size)
+        ):
+            raise ConfigError(f"CLAHE: 'tile_grid_size' must be two positive ints (rows, cols), got {tile_grid_size!r}")
+        self.clip_limit = clip_limit
+        self.tile_grid_size = tuple(tile_grid_size)
+
+    def __call__(self, results: dict) -> dict:
+        img = need_image(results, "CLAHE")
+        clahe = cv2.createCLAHE(float(self.clip_limit), self.tile_grid_size)
+        out = img.copy()
+        if img.ndim == 2:
+            out[:] = clahe.apply(as_uint8(img, "CLAHE"))
+        else:
+            for i in range(img.shape[2]):
+                out[:, :, i] = clahe.apply(as_uint8(img[:, :, i], "CLAHE"))
+        results["img"] = out
+        return results
+
+
+@TRANSFORMS.register()
+class Rerange:
+    """Stretch the image's own [min, max] linearly onto [min_value, max_value] (float output)."""
+
+    def __init__(self, min_value: float = 0, max_value: float = 255) -> None:
+        check_number(min_value, "min_value", "Rerange")
+        check_number(max_value, "max_value", "Rerange")
+        if not min_value < max_value:
+            raise ConfigError(f"Rerange: min_value ({min_value}) must be below max_value ({max_value})")
+        self.min_value = min_value
+        self.max_value = max_value
+
+    def __call__(self, results: dict) -> dict:
+        img = need(results, "img", "Rerange")
+        low, high = np.min(img), np.max(img)
+        if not low < high:
+            raise DatasetError(
+                f"Rerange: image '{results.get('img_path')}' has a single value ({low}); it cannot be stretched"
+            )
+        img = (img - low) / (high - low)
+        results["img"] = img * (self.max_value - self.min_value) + self.min_value
+        return results
+
+
+@TRANSFORMS.register()
+class RGB2Gray:
+    """Weighted channel mean (``weights`` in the image's channel order), repeated to ``out_channels``.
+
+    The output is float64, as in MMSegmentation. ``img_shape`` stays (h, w), seglab's convention
+    (MMSegmentation stores the full shape here)."""
+
+    def __init__(self, out_channels: int | None = None, weights: Sequence[float] = (0.299, 0.587, 0.114)) -> None:
+        if out_channels is not None and not (isinstance(out_channels, int) and out_channels > 0):
+            raise ConfigError(f"RGB2Gray: 'out_channels' must be a positive int or None, got {out_channels!r}")
+        if not (isinstance(weights, Sequence) and weights and all(isinstance(w, int | float) for w in weights)):
+            raise ConfigError(f"RGB2Gray: 'weights' must be a sequence of numbers, got {weights!r}")
+        self.out_channels = out_channels
+        self.weights = tuple(weights)
+
+    def __call__(self, results: dict) -> dict:
+        img = need_image(results, "RGB2Gray", ndim=(3,))
+        if img.shape[2] != len(self.weights):
+            raise DatasetError(f"RGB2Gray: the image has {img.shape[2]} channels but {len(self.weights)} weights")
+        weights = np.array(self.weights).reshape((1, 1, -1))
+        img = (img * weights).sum(2, keepdims=True)
+        img = img.repeat(self.out_channels or weights.shape[2], axis=2)
+        results["img"] = img
+        results["img_shape"] = img.shape[:2]
         return results

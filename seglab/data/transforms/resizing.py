@@ -1,0 +1,127 @@
+"""Resizing beyond ``Resize``: to a multiple, by the shortest edge, from a list of scales, labels only."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from seglab.data.transforms.base import INTERPOLATION, need_image, resize, scale_size, seg_keys
+from seglab.data.transforms.geometric import Resize
+from seglab.errors import ConfigError, DatasetError
+from seglab.registry import TRANSFORMS
+
+
+@TRANSFORMS.register()
+class ResizeToMultiple:
+    """Resize image and labels so both sides are the next multiple of ``size_divisor`` (up, never down)."""
+
+    def __init__(self, size_divisor: int = 32, interpolation: str | None = None) -> None:
+        if not (isinstance(size_divisor, int) and size_divisor > 0):
+            raise ConfigError(f"ResizeToMultiple: 'size_divisor' must be a positive int, got {size_divisor!r}")
+        if interpolation is not None and interpolation not in INTERPOLATION:
+            raise ConfigError(
+                f"ResizeToMultiple: 'interpolation' must be one of {list(INTERPOLATION)}, got {interpolation!r}"
+            )
+        self.size_divisor = size_divisor
+        self.interpolation = interpolation
+
+    def target(self, h: int, w: int) -> tuple[int, int]:
+        d = self.size_divisor
+        return math.ceil(w / d) * d, math.ceil(h / d) * d
+
+    def __call__(self, results: dict) -> dict:
+        img = need_image(results, "ResizeToMultiple")
+        size = self.target(*img.shape[:2])
+        results["img"] = resize(img, size, self.interpolation or "bilinear")
+        results["img_shape"] = results["img"].shape[:2]
+        results["pad_shape"] = results["img"].shape[:2]
+        for key in seg_keys(results):
+            results[key] = resize(results[key], self.target(*results[key].shape[:2]), "nearest")
+        return results
+
+
+@TRANSFORMS.register()
+class ResizeShortestEdge:
+    """Scale the short edge to ``scale`` (the smaller of a pair) unless the long edge would pass
+    ``max_size``; then the long edge becomes ``max_size``. Aspect ratio is kept (detectron2's rule)."""
+
+    def __init__(self, scale: int | Sequence[int], max_size: int) -> None:
+        if not (
+            isinstance(scale, int) or (isinstance(scale, Sequence) and scale and all(isinstance(s, int) for s in scale))
+        ):
+            raise ConfigError(f"ResizeShortestEdge: 'scale' must be an int or a tuple of ints, got {scale!r}")
+        if not (isinstance(max_size, int | float) and max_size > 0):
+            raise ConfigError(f"ResizeShortestEdge: 'max_size' must be a positive number, got {max_size!r}")
+        self.scale = scale
+        self.max_size = max_size
+        self.resize = Resize(scale=0, keep_ratio=True)
+
+    def output_size(self, h: int, w: int) -> tuple[int, int]:
+        """(w, h) of the output, rounded as MMSegmentation rounds it."""
+        size = float(self.scale if isinstance(self.scale, int) else min(self.scale))
+        ratio = size / min(h, w)
+        new_h, new_w = (size, ratio * w) if h < w else (ratio * h, size)
+        if max(new_h, new_w) > self.max_size:
+            shrink = self.max_size * 1.0 / max(new_h, new_w)
+            new_h, new_w = new_h * shrink, new_w * shrink
+        return int(new_w + 0.5), int(new_h + 0.5)
+
+    def __call__(self, results: dict) -> dict:
+        img = need_image(results, "ResizeShortestEdge")
+        return self.resize.apply(results, self.output_size(*img.shape[:2]))
+
+
+@TRANSFORMS.register()
+class RandomChoiceResize:
+    """Resize to one of ``scales`` drawn uniformly (``np.random.randint``); records ``scale_idx``.
+
+    ``resize_type`` names the resizing transform (``Resize``, ``ResizeShortestEdge`` ...), built with
+    ``resize_kwargs``; the drawn scale is set as its ``scale`` before each call, as in MMCV. An int scale
+    for ``Resize`` means (s, s) (MMCV would read it as a scale factor)."""
+
+    def __init__(self, scales: Sequence | int, resize_type: str = "Resize", **resize_kwargs: Any) -> None:
+        self.scales = list(scales) if isinstance(scales, list) else [scales]
+        if not self.scales or not all(
+            isinstance(s, int) or (isinstance(s, tuple | list) and len(s) == 2) for s in self.scales
+        ):
+            raise ConfigError(
+                f"RandomChoiceResize: 'scales' must be a list of ints or (w, h) tuples, or one (w, h), got {scales!r}"
+            )
+        self.resize = TRANSFORMS.build(dict(type=resize_type, scale=0, **resize_kwargs))
+        if not hasattr(self.resize, "scale"):
+            raise ConfigError(f"RandomChoiceResize: resize_type '{resize_type}' has no 'scale' to set")
+
+    def __call__(self, results: dict) -> dict:
+        index = np.random.randint(len(self.scales))
+        scale = self.scales[index]
+        if isinstance(self.resize, Resize):
+            scale = (scale, scale) if isinstance(scale, int) else tuple(scale)
+        self.resize.scale = scale
+        results = self.resize(results)
+        results["scale_idx"] = index
+        return results
+
+
+@TRANSFORMS.register()
+class SegRescale:
+    """Rescale only the label maps by ``scale_factor`` (nearest), e.g. for heads that predict at 1/8."""
+
+    def __init__(self, scale_factor: float = 1) -> None:
+        if not (isinstance(scale_factor, int | float) and scale_factor > 0):
+            raise ConfigError(f"SegRescale: 'scale_factor' must be a positive number, got {scale_factor!r}")
+        self.scale_factor = scale_factor
+
+    def __call__(self, results: dict) -> dict:
+        if self.scale_factor != 1:
+            for key in seg_keys(results):
+                h, w = results[key].shape[:2]
+                size = scale_size(w, h, self.scale_factor)
+                if min(size) < 1:
+                    raise DatasetError(
+                        f"SegRescale: scale_factor={self.scale_factor} shrinks the {h}x{w} '{key}' to nothing"
+                    )
+                results[key] = resize(results[key], size, "nearest")
+        return results

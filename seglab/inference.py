@@ -149,6 +149,18 @@ def tta_predict(model: nn.Module, img: ImageInput, scales: Sequence[float]) -> d
     return {"pred_sem_seg": pred, "seg_logits": probabilities}
 
 
+def merge_augmented(model: nn.Module, augmented: list[dict]) -> dict:
+    """One image's prediction from its ``TestTimeAug`` copies (each a one-sample batch): the class
+    probabilities are averaged, as MMSegmentation's SegTTAModel does."""
+    outs = [model.predict(*model.data_preprocessor(batch, training=False))[0] for batch in augmented]
+    probabilities = sum(logits_to_probabilities(o["seg_logits"].unsqueeze(0))[0] for o in outs) / len(outs)
+    return {
+        **outs[0],
+        "seg_logits": probabilities,
+        "pred_sem_seg": probabilities_to_labels(probabilities, model.threshold),
+    }
+
+
 def expand_inputs(inputs: Sequence[str]) -> list[tuple[Path, str]]:
     """(file, output name) for files, folders (recursive) and glob patterns, in a stable order."""
     import glob

@@ -194,3 +194,26 @@ def test_test_command_with_tta(trained, tmp_path, capsys):
     out = capsys.readouterr().out
     miou = float(re.findall(r"mIoU: (\d+\.\d+)", out)[-1])
     assert miou != metrics["mIoU"] and abs(miou - metrics["mIoU"]) < 10
+
+
+def test_test_command_runs_the_configs_tta_pipeline(trained, tmp_path, capsys):
+    """With a ``tta_pipeline`` (TestTimeAug), ``--tta`` runs it as MMSegmentation's tools/test.py does; at the
+    same scales and flips it gives what the built-in flip + multi-scale path gives."""
+    runner, _ = trained
+    path = runner.work_dir / "tiny.py"
+    tta_pipeline = (
+        "[dict(type='LoadImageFromFile'), dict(type='TestTimeAug', transforms=["
+        "[dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (1.0, 1.25)], "
+        "[dict(type='RandomFlip', prob=0.0, direction='horizontal'), "
+        "dict(type='RandomFlip', prob=1.0, direction='horizontal')], "
+        "[dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]])]"
+    )
+    child = tmp_path / "tta.py"
+    child.write_text(f"_base_ = '{path}'\ntta_pipeline = {tta_pipeline}\n")
+    checkpoint = str(runner.work_dir / "iter_300.pth")
+    common = ["--tta", "--cfg-options", "img_ratios=[1.0,1.25]"]
+    assert main(["test", str(child), checkpoint, "--work-dir", str(tmp_path / "a"), *common]) == 0
+    with_pipeline = float(re.findall(r"mIoU: (\d+\.\d+)", capsys.readouterr().out)[-1])
+    assert main(["test", str(path), checkpoint, "--work-dir", str(tmp_path / "b"), *common]) == 0
+    built_in = float(re.findall(r"mIoU: (\d+\.\d+)", capsys.readouterr().out)[-1])
+    assert with_pipeline == built_in

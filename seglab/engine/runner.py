@@ -19,6 +19,7 @@ from tqdm import tqdm
 from seglab import __version__
 from seglab.config import Config
 from seglab.data.loader import build_dataloader
+from seglab.data.transforms import unpack_tta_batch
 from seglab.engine import dist, preflight
 from seglab.engine.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from seglab.engine.hooks import build_hooks
@@ -29,7 +30,7 @@ from seglab.engine.optim import LRSchedule, build_optim_wrapper
 from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng, rng_state
 from seglab.errors import ConfigError
 from seglab.evaluation.metrics import format_table
-from seglab.inference import DEFAULT_TTA_SCALES, tta_predict
+from seglab.inference import DEFAULT_TTA_SCALES, merge_augmented, tta_predict
 from seglab.models.builder import build_initialised, init_pretrained
 from seglab.registry import METRICS, import_custom_modules
 
@@ -273,7 +274,9 @@ class Runner:
         bar = tqdm(loader, desc=mode, total=total, disable=not dist.is_main() or None, leave=False)
         for i, batch in enumerate(bar):
             data_times.append(time.perf_counter() - start)
-            if tta_scales:
+            if isinstance(batch["inputs"][0], list):  # a TestTimeAug pipeline: several copies per image
+                predictions = [merge_augmented(model, copies) for copies in unpack_tta_batch(batch)]
+            elif tta_scales:
                 predictions = [{**s, **tta_predict(model, s["img_path"], tta_scales)} for s in batch["data_samples"]]
             else:
                 predictions = model.predict(*model.data_preprocessor(batch, training=False))
@@ -313,11 +316,15 @@ class Runner:
 
         ``show_dir`` receives ground truth | prediction overlays per image, ``out_dir`` the predicted label
         maps; ``confusion_matrix`` writes ``confusion_matrix.png``/``.csv`` into this run's log folder;
-        ``tta`` averages flips and the config's ``img_ratios`` scales."""
+        ``tta`` runs the config's ``tta_pipeline`` (``TestTimeAug``), or without one averages flips and the
+        config's ``img_ratios`` scales."""
         cfg = self.cfg
         if not cfg.get("load_from"):
             raise ConfigError("test needs a checkpoint: pass it on the command line or set load_from")
         preflight.check_load_from(cfg)
+        use_tta_pipeline = tta and bool(cfg.get("tta_pipeline")) and bool(cfg.get("test_dataloader"))
+        if use_tta_pipeline:  # as MMSegmentation's tools/test.py --tta
+            cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         loader, metric = self._build_evaluation("test")
         if loader is None:
             raise ConfigError("test needs test_dataloader, test_evaluator and test_cfg in the config")
@@ -334,7 +341,7 @@ class Runner:
             from seglab.visualize import PredictionWriter
 
             writer = PredictionWriter(model.class_names(), self.dataset_meta.get("palette"), show_dir, out_dir)
-        scales = (cfg.get("img_ratios") or DEFAULT_TTA_SCALES) if tta else None
+        scales = (cfg.get("img_ratios") or DEFAULT_TTA_SCALES) if tta and not use_tta_pipeline else None
         results = self.evaluate(loader, metric, "test", on_predictions=writer, tta_scales=scales)
         if show_dir:
             logger.info(f"ground truth | prediction overlays saved to {Path(show_dir).resolve()}")

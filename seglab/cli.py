@@ -1,4 +1,4 @@
-"""The ``seglab`` command: train, test, infer, plot, benchmark, quickstart, make-dummy, check-data.
+"""The ``seglab`` command: train, test, infer, plot, benchmark, quickstart, make-dummy, check-data, prepare.
 
 User mistakes raise ``SeglabError`` subclasses; they are printed as one line (``--debug`` shows
 the traceback) and the command exits with status 2.
@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--num-classes", type=int, default=None)
     check.add_argument("--ignore-index", type=int, default=255)
     _add_cfg_options(check)
+
+    prep = sub.add_parser("prepare", help="turn a dataset download into the layout its _base_ config reads")
+    prep.add_argument("name", nargs="?", help="dataset name, e.g. cityscapes (see --list)")
+    prep.add_argument("src", nargs="?", help="the folder holding the downloads, one archive, or an extracted copy")
+    prep.add_argument("out", nargs="?", help="output folder: the config's data_root, e.g. data/cityscapes")
+    prep.add_argument("--list", action="store_true", help="show every dataset, the files it expects and their source")
+    prep.add_argument("--workers", type=int, default=None, help="conversion threads (default: CPU count, at most 8)")
 
     return parser
 
@@ -231,6 +238,25 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Exits 1 (not 2) on a wrong or incomplete download, like check-data on a broken dataset."""
+    from seglab.data.prepare import list_text, prepare
+
+    if args.list:
+        print(list_text())
+        return 0
+    try:
+        if not (args.name and args.src and args.out):
+            raise SeglabError("usage: seglab prepare NAME SRC OUT; 'seglab prepare --list' shows the names")
+        print(prepare(args.name, args.src, args.out, args.workers))
+    except SeglabError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {error_message(err)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from seglab.quickstart import run_quickstart
 
@@ -243,6 +269,7 @@ COMMANDS = {
     "test": cmd_test,
     "make-dummy": cmd_make_dummy,
     "check-data": cmd_check_data,
+    "prepare": cmd_prepare,
     "quickstart": cmd_quickstart,
     "infer": cmd_infer,
     "plot": cmd_plot,

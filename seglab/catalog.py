@@ -12,6 +12,31 @@ DATASETS = {
     "PascalVOCDataset": "seglab.data.datasets.voc:PascalVOCDataset",
     "ADE20KDataset": "seglab.data.datasets.ade:ADE20KDataset",
     "ConcatDataset": "seglab.data.datasets.wrappers:ConcatDataset",
+    "RepeatDataset": "seglab.data.datasets.wrappers:RepeatDataset",
+    "MultiImageMixDataset": "seglab.data.datasets.wrappers:MultiImageMixDataset",
+    "DarkZurichDataset": "seglab.data.datasets.cityscapes:DarkZurichDataset",
+    "NightDrivingDataset": "seglab.data.datasets.cityscapes:NightDrivingDataset",
+    "PascalContextDataset": "seglab.data.datasets.pascal_context:PascalContextDataset",
+    "PascalContextDataset59": "seglab.data.datasets.pascal_context:PascalContextDataset59",
+    "COCOStuffDataset": "seglab.data.datasets.coco_stuff:COCOStuffDataset",
+    "ChaseDB1Dataset": "seglab.data.datasets.vessels:ChaseDB1Dataset",
+    "DRIVEDataset": "seglab.data.datasets.vessels:DRIVEDataset",
+    "HRFDataset": "seglab.data.datasets.vessels:HRFDataset",
+    "STAREDataset": "seglab.data.datasets.vessels:STAREDataset",
+    "REFUGEDataset": "seglab.data.datasets.refuge:REFUGEDataset",
+    "LoveDADataset": "seglab.data.datasets.remote_sensing:LoveDADataset",
+    "PotsdamDataset": "seglab.data.datasets.remote_sensing:PotsdamDataset",
+    "ISPRSDataset": "seglab.data.datasets.remote_sensing:ISPRSDataset",
+    "iSAIDDataset": "seglab.data.datasets.remote_sensing:iSAIDDataset",
+    "SynapseDataset": "seglab.data.datasets.synapse:SynapseDataset",
+    "DecathlonDataset": "seglab.data.datasets.decathlon:DecathlonDataset",
+    "MapillaryDataset_v1": "seglab.data.datasets.mapillary:MapillaryDataset_v1",
+    "MapillaryDataset_v2": "seglab.data.datasets.mapillary:MapillaryDataset_v2",
+    "BDD100KDataset": "seglab.data.datasets.bdd100k:BDD100KDataset",
+    "LIPDataset": "seglab.data.datasets.lip:LIPDataset",
+    "BaseCDDataset": "seglab.data.datasets.change_detection:BaseCDDataset",
+    "LEVIRCDDataset": "seglab.data.datasets.change_detection:LEVIRCDDataset",
+    "NYUDataset": "seglab.data.datasets.nyu:NYUDataset",
 }
 
 TRANSFORMS = {
@@ -25,6 +50,37 @@ TRANSFORMS = {
     "RandomRotate": "seglab.data.transforms.geometric:RandomRotate",
     "PhotoMetricDistortion": "seglab.data.transforms.photometric:PhotoMetricDistortion",
     "PackSegInputs": "seglab.data.transforms.formatting:PackSegInputs",
+    "GenerateEdge": "seglab.data.transforms.formatting:GenerateEdge",
+    "LoadImageFromNDArray": "seglab.data.transforms.loading:LoadImageFromNDArray",
+    "LoadDepthAnnotation": "seglab.data.transforms.loading:LoadDepthAnnotation",
+    "RandomRotFlip": "seglab.data.transforms.geometric:RandomRotFlip",
+    "AdjustGamma": "seglab.data.transforms.photometric:AdjustGamma",
+    "CLAHE": "seglab.data.transforms.photometric:CLAHE",
+    "Rerange": "seglab.data.transforms.photometric:Rerange",
+    "RGB2Gray": "seglab.data.transforms.photometric:RGB2Gray",
+    "ResizeToMultiple": "seglab.data.transforms.resizing:ResizeToMultiple",
+    "ResizeShortestEdge": "seglab.data.transforms.resizing:ResizeShortestEdge",
+    "RandomChoiceResize": "seglab.data.transforms.resizing:RandomChoiceResize",
+    "SegRescale": "seglab.data.transforms.resizing:SegRescale",
+    "RandomCutOut": "seglab.data.transforms.mixing:RandomCutOut",
+    "RandomMosaic": "seglab.data.transforms.mixing:RandomMosaic",
+    "RandomDepthMix": "seglab.data.transforms.mixing:RandomDepthMix",
+    "RandomChoice": "seglab.data.transforms.wrappers:RandomChoice",
+    "RandomApply": "seglab.data.transforms.wrappers:RandomApply",
+    "TestTimeAug": "seglab.data.transforms.wrappers:TestTimeAug",
+    "LoadSingleRSImageFromFile": "seglab.data.transforms.remote_sensing:LoadSingleRSImageFromFile",
+    "LoadMultipleRSImageFromFile": "seglab.data.transforms.remote_sensing:LoadMultipleRSImageFromFile",
+    "ConcatCDInput": "seglab.data.transforms.remote_sensing:ConcatCDInput",
+    "LoadBiomedicalImageFromFile": "seglab.data.transforms.biomedical:LoadBiomedicalImageFromFile",
+    "LoadBiomedicalAnnotation": "seglab.data.transforms.biomedical:LoadBiomedicalAnnotation",
+    "LoadBiomedicalData": "seglab.data.transforms.biomedical:LoadBiomedicalData",
+    "BioMedical3DRandomCrop": "seglab.data.transforms.biomedical:BioMedical3DRandomCrop",
+    "BioMedical3DPad": "seglab.data.transforms.biomedical:BioMedical3DPad",
+    "BioMedical3DRandomFlip": "seglab.data.transforms.biomedical:BioMedical3DRandomFlip",
+    "BioMedicalGaussianNoise": "seglab.data.transforms.biomedical_intensity:BioMedicalGaussianNoise",
+    "BioMedicalGaussianBlur": "seglab.data.transforms.biomedical_intensity:BioMedicalGaussianBlur",
+    "BioMedicalRandomGamma": "seglab.data.transforms.biomedical_intensity:BioMedicalRandomGamma",
+    "Albu": "seglab.data.transforms.albu:Albu",
 }
 
 MODELS = {
@@ -40,11 +96,16 @@ MODELS = {
         "ResNetV1c": "seglab.models.backbones.resnet:ResNetV1c",
         "ResNetV1d": "seglab.models.backbones.resnet:ResNetV1d",
     },
-    "neck": {},
+    "neck": {
+        "FPN": "seglab.models.necks.fpn:FPN",
+    },
     "head": {
         "ASPPHead": "seglab.models.heads.aspp:ASPPHead",
         "DepthwiseSeparableASPPHead": "seglab.models.heads.aspp:DepthwiseSeparableASPPHead",
         "FCNHead": "seglab.models.heads.fcn:FCNHead",
+        "PSPHead": "seglab.models.heads.psp:PSPHead",
+        "UPerHead": "seglab.models.heads.uper:UPerHead",
+        "FPNHead": "seglab.models.heads.fpn:FPNHead",
     },
     "loss": {
         "CrossEntropyLoss": "seglab.models.losses.cross_entropy:CrossEntropyLoss",
@@ -59,7 +120,7 @@ METRICS = {
 
 PARAM_SCHEDULERS = {
     name: f"seglab.engine.optim:{name}"
-    for name in ("PolyLR", "LinearLR", "ConstantLR", "MultiStepLR", "StepLR", "ExponentialLR", "CosineAnnealingLR")
+    for name in ("PolyLR", "PolyLRRatio", "LinearLR", "ConstantLR", "MultiStepLR", "StepLR", "ExponentialLR", "CosineAnnealingLR")
 }
 
 HOOKS = {

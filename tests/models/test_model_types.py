@@ -60,6 +60,13 @@ ROWS: dict[str, dict] = {
     "DepthwiseSeparableASPPHead": dict(
         head={**HEAD, "in_channels": 64, "in_index": 3, "dilations": (1, 2), "c1_in_channels": 8, "c1_channels": 4}
     ),
+    "PSPHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "pool_scales": (1, 2)}),
+    "UPerHead": dict(head={**HEAD, "in_channels": [8, 16, 32, 64], "in_index": [0, 1, 2, 3], "pool_scales": (1, 2)}),
+    "FPNHead": dict(
+        head={**HEAD, "in_channels": [8, 16, 32, 64], "in_index": [0, 1, 2, 3], "feature_strides": [4, 8, 8, 8]}
+    ),
+    # necks
+    "FPN": dict(neck=dict(in_channels=[8, 16, 32, 64], out_channels=8, num_outs=5, add_extra_convs="on_output")),
     # losses
     "CrossEntropyLoss": dict(loss=dict(avg_non_ignore=True), ignored_pixels_free=True),
     # as MMSegmentation's, the Dice denominator counts the predictions at ignored pixels
@@ -126,6 +133,14 @@ def test_build_forward_backward(name):
         with torch.no_grad():
             logits = head.predict(features(False), [{"pad_shape": (64, 64)}] * 2, {})
         assert logits.shape == (2, head.out_channels, 64, 64)
+    elif "neck" in row:
+        assert kind == "neck"
+        neck = MODELS.build({**row["neck"], "type": name}).train()
+        feats = features()
+        outs = neck(feats)
+        assert isinstance(outs, tuple) and all(o.dim() == 4 for o in outs)
+        sum(o.mean() for o in outs).backward()
+        assert_gradients_reach(neck, *feats)
     elif "loss" in row:
         assert kind == "loss"
         loss_fn = MODELS.build({**row["loss"], "type": name})

@@ -111,9 +111,30 @@ ARCH = {
 }
 
 
+def _check_stages(num_stages, strides, dilations, out_indices, multi_grid, stage_blocks) -> None:
+    """MMSegmentation's asserts on the stage settings, as ConfigErrors naming the key."""
+    if not 1 <= num_stages <= 4:
+        raise ConfigError(f"ResNet num_stages must be 1 to 4, got {num_stages}")
+    if len(strides) != num_stages or len(dilations) != num_stages:
+        raise ConfigError(
+            f"ResNet strides {tuple(strides)} and dilations {tuple(dilations)} need one value per stage "
+            f"(num_stages={num_stages})"
+        )
+    if out_indices and max(out_indices) >= num_stages:
+        raise ConfigError(f"ResNet out_indices {tuple(out_indices)} name a stage beyond num_stages={num_stages}")
+    if multi_grid is not None and len(multi_grid) < stage_blocks[num_stages - 1]:
+        raise ConfigError(
+            f"ResNet multi_grid {tuple(multi_grid)} needs one dilation per block of the last stage "
+            f"({stage_blocks[num_stages - 1]} blocks)"
+        )
+
+
 @MODELS.register()
 class ResNet(nn.Module):
-    """ResNet with per-stage ``strides``/``dilations``; ``deep_stem`` and ``avg_down`` give V1c/V1d."""
+    """ResNet with per-stage ``strides``/``dilations``; ``deep_stem`` and ``avg_down`` give V1c/V1d.
+
+    ``contract_dilation`` halves the first block's dilation of a dilated stage; ``multi_grid`` gives the
+    last stage's blocks their own dilations (DeepLabV3's multi-grid), both as MMSegmentation does."""
 
     # meaningful only with dcn, which fails with a clear message when set
     IGNORED_ARGS = {"stage_with_dcn": (False, False, False, False)}
@@ -148,12 +169,13 @@ class ResNet(nn.Module):
         super().__init__()
         if depth not in ARCH:
             raise ConfigError(f"ResNet depth {depth} is not one of {sorted(ARCH)}")
-        for name, value in (("dcn", dcn), ("plugins", plugins), ("multi_grid", multi_grid), ("conv_cfg", conv_cfg)):
+        for name, value in (("dcn", dcn), ("plugins", plugins), ("conv_cfg", conv_cfg)):
             if value:
                 raise ConfigError(f"ResNet option '{name}' is not supported by seglab yet; remove it from the config")
         if style not in ("pytorch", "caffe"):
             raise ConfigError(f"ResNet style must be 'pytorch' or 'caffe', got '{style}'")
         block, stage_blocks = ARCH[depth]
+        _check_stages(num_stages, strides, dilations, out_indices, multi_grid, stage_blocks)
         self.depth = depth
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
@@ -178,6 +200,7 @@ class ResNet(nn.Module):
                 norm_cfg,
                 with_cp,
                 style,
+                multi_grid if i == num_stages - 1 else None,  # MMSegmentation: the last stage only
             )
             inplanes = planes * block.expansion
             layer.init_cfg = None  # MMSegmentation's ResLayer is a BaseModule: the init walk enters it
@@ -233,8 +256,21 @@ class ResNet(nn.Module):
 
     @staticmethod
     def _make_layer(
-        block, inplanes, planes, num_blocks, stride, dilation, avg_down, contract_dilation, norm_cfg, with_cp, style
+        block,
+        inplanes,
+        planes,
+        num_blocks,
+        stride,
+        dilation,
+        avg_down,
+        contract_dilation,
+        norm_cfg,
+        with_cp,
+        style,
+        multi_grid=None,
     ) -> nn.Sequential:
+        """One stage. Block i is dilated by ``multi_grid[i]`` when given, else by ``dilation``; with
+        ``contract_dilation`` (and no multi-grid) the first block uses half of a dilation above 1."""
         downsample = None
         if stride != 1 or inplanes != planes * block.expansion:
             parts: list[nn.Module] = []
@@ -247,11 +283,18 @@ class ResNet(nn.Module):
                 build_norm(norm_cfg, planes * block.expansion)[1],
             ]
             downsample = nn.Sequential(*parts)
-        first_dilation = dilation // 2 if contract_dilation and dilation > 1 else dilation
+        if multi_grid is not None:
+            dilations = list(multi_grid)
+        else:
+            dilations = [dilation] * num_blocks
+            if contract_dilation and dilation > 1:
+                dilations[0] = dilation // 2
         extra = {"style": style} if block is Bottleneck else {}
-        blocks = [block(inplanes, planes, stride, first_dilation, downsample, norm_cfg, with_cp, **extra)]
+        blocks = [block(inplanes, planes, stride, dilations[0], downsample, norm_cfg, with_cp, **extra)]
         inplanes = planes * block.expansion
-        blocks += [block(inplanes, planes, 1, dilation, None, norm_cfg, with_cp, **extra) for _ in range(1, num_blocks)]
+        blocks += [
+            block(inplanes, planes, 1, dilations[i], None, norm_cfg, with_cp, **extra) for i in range(1, num_blocks)
+        ]
         return nn.Sequential(*blocks)
 
     def _stem_modules(self) -> list[nn.Module]:

@@ -1,0 +1,9 @@
+_base_ = './pspnet_r50-d8_4xb4-80k_isaid-896x896.py'
+model = dict(
+    pretrained='open-mmlab://resnet18_v1c',
+    backbone=dict(depth=18),
+    decode_head=dict(
+        in_channels=512,
+        channels=128,
+    ),
+    auxiliary_head=dict(in_channels=256, channels=64))

@@ -120,7 +120,16 @@ METRICS = {
 
 PARAM_SCHEDULERS = {
     name: f"seglab.engine.optim:{name}"
-    for name in ("PolyLR", "PolyLRRatio", "LinearLR", "ConstantLR", "MultiStepLR", "StepLR", "ExponentialLR", "CosineAnnealingLR")
+    for name in (
+        "PolyLR",
+        "PolyLRRatio",
+        "LinearLR",
+        "ConstantLR",
+        "MultiStepLR",
+        "StepLR",
+        "ExponentialLR",
+        "CosineAnnealingLR",
+    )
 }
 
 HOOKS = {

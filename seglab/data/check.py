@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from seglab.data.io import IMAGE_SUFFIXES, open_label
 from seglab.data.transforms.loading import reduce_zero
 from seglab.errors import DatasetError
+from seglab.progress import progress
 
 MAX_FILES_SHOWN = 5
 
@@ -163,7 +163,7 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
     files_with_value: dict[int, list[Path]] = defaultdict(list)
     raw_values: set[int] = set()
     pairs = [(images[k], labels[k]) for k in images if k in labels]
-    for img_path, label_path in tqdm(pairs, desc=f"check {spec.name}", disable=len(pairs) < 200, leave=False):
+    for img_path, label_path in progress(pairs, f"check {spec.name}", min_items=200):
         try:
             img_hw = _image_size(img_path)
         except (OSError, SyntaxError, ValueError):

@@ -133,20 +133,14 @@ def tta_predict(model: nn.Module, img: ImageInput, scales: Sequence[float]) -> d
     from seglab.data.transforms import RandomFlip, Resize
 
     loaded = _load(img)
-    probabilities = None
-    count = 0
+    copies = []
     for scale in scales:
         for flip in (False, True):
-            sample = copy.deepcopy(loaded)
-            sample = Resize(scale_factor=scale, keep_ratio=True)(sample)
-            sample = RandomFlip(prob=1.0 if flip else 0.0)(sample)
-            out = _predict(model, [PackSegInputs()(sample)])[0]
-            prob = logits_to_probabilities(out["seg_logits"].unsqueeze(0))[0]
-            probabilities = prob if probabilities is None else probabilities + prob
-            count += 1
-    probabilities = probabilities / count
-    pred = probabilities_to_labels(probabilities, model.threshold)
-    return {"pred_sem_seg": pred, "seg_logits": probabilities}
+            sample = Resize(scale_factor=scale, keep_ratio=True)(copy.deepcopy(loaded))
+            packed = PackSegInputs()(RandomFlip(prob=1.0 if flip else 0.0)(sample))
+            copies.append({"inputs": [packed["inputs"]], "data_samples": [packed["data_samples"]]})
+    merged = merge_augmented(model, copies)
+    return {"pred_sem_seg": merged["pred_sem_seg"], "seg_logits": merged["seg_logits"]}
 
 
 def merge_augmented(model: nn.Module, augmented: list[dict]) -> dict:

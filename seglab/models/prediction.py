@@ -11,10 +11,8 @@ import torch
 
 def logits_to_labels(logits: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
     """Class indices from (N,C,H,W) or (C,H,W) logits: argmax over C, or ``sigmoid > threshold`` when C == 1."""
-    channel_dim = logits.dim() - 3
-    if logits.shape[channel_dim] == 1:
-        return (logits.sigmoid() > (0.5 if threshold is None else threshold)).long().squeeze(channel_dim)
-    return logits.argmax(dim=channel_dim)
+    binary = logits.shape[logits.dim() - 3] == 1
+    return probabilities_to_labels(logits.sigmoid() if binary else logits, threshold)  # argmax needs no softmax
 
 
 def logits_to_probabilities(logits: torch.Tensor) -> torch.Tensor:

@@ -59,7 +59,7 @@ class EMAHook(Hook):
 
     def before_train(self, runner: Runner) -> None:
         if not self.average:
-            self.average = {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+            self.average = weights_copy(runner.model)
 
     def _started(self, runner: Runner) -> bool:
         if self.begin_epoch:
@@ -71,7 +71,7 @@ class EMAHook(Hook):
         self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: dict | None = None
     ) -> None:
         if not self._started(runner):
-            self.average = {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+            self.average = weights_copy(runner.model)
             return
         if self.steps % self.interval == 0:
             tracked = self._tracked(runner)
@@ -111,11 +111,11 @@ class EMAHook(Hook):
         saved = checkpoint.get("ema_state_dict")
         if not saved:
             logger.warning("EMAHook: the checkpoint has no ema_state_dict; the average restarts from its weights")
-            self.average = {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+            self.average = weights_copy(runner.model)
             return
         self.steps = int(saved.get("steps", 0))
         state = runner.model.state_dict()
-        self.average = {k: v.detach().clone() for k, v in state.items()}  # the averaged weights just loaded
+        self.average = weights_copy(runner.model)  # the averaged weights just loaded
         for name, value in state.items():
             raw = saved.get(f"module.{name}")
             if raw is not None:
@@ -125,3 +125,8 @@ class EMAHook(Hook):
 
     def before_test_epoch(self, runner: Runner) -> None:
         """Testing loads a checkpoint whose ``state_dict`` already holds the averaged weights."""
+
+
+def weights_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of every parameter and buffer."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -157,3 +157,11 @@ def resize(img: np.ndarray, size: tuple[int, int], interpolation: str) -> np.nda
 def border_value(value: float | Sequence[float]) -> tuple[float, ...]:
     """OpenCV border value: one number means every channel."""
     return tuple(float(v) for v in value) if isinstance(value, Sequence) else (float(value),) * 4
+
+
+def store_image(results: dict, img: np.ndarray, to_float32: bool = False) -> dict:
+    """What every image loader ends with: ``img`` (as float32 when asked) and its ``img_shape``/``ori_shape``."""
+    results["img"] = img.astype(np.float32) if to_float32 else img
+    results["img_shape"] = img.shape[:2]
+    results["ori_shape"] = img.shape[:2]
+    return results

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from seglab.data.io import read_image, read_label
-from seglab.data.transforms.base import check_choice, need, optional_import
+from seglab.data.transforms.base import check_choice, need, optional_import, store_image
 from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
@@ -41,12 +41,7 @@ class LoadImageFromFile:
     def __call__(self, results: dict) -> dict:
         path = need(results, "img_path", "LoadImageFromFile", "the dataset sets it (data_prefix.img_path)")
         img = read_image(path, self.color_type.replace("_ignore_orientation", ""))
-        if self.to_float32:
-            img = img.astype(np.float32)
-        results["img"] = img
-        results["img_shape"] = img.shape[:2]
-        results["ori_shape"] = img.shape[:2]
-        return results
+        return store_image(results, img, self.to_float32)
 
 
 @TRANSFORMS.register()
@@ -102,13 +97,8 @@ class LoadImageFromNDArray(LoadImageFromFile):
         img = need(results, "img", "LoadImageFromNDArray", "pass the array as results['img']")
         if not isinstance(img, np.ndarray):
             raise DatasetError(f"LoadImageFromNDArray: 'img' must be a numpy array, got {type(img).__name__}")
-        if self.to_float32:
-            img = img.astype(np.float32)
         results["img_path"] = None
-        results["img"] = img
-        results["img_shape"] = img.shape[:2]
-        results["ori_shape"] = img.shape[:2]
-        return results
+        return store_image(results, img, self.to_float32)
 
 
 def check_backend(backend: str, transform: str, allowed: tuple[str, ...] = DECODE_BACKENDS) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seglab.data.transforms.base import need, optional_import
+from seglab.data.transforms.base import need, optional_import, store_image
 from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
@@ -56,12 +56,7 @@ class LoadSingleRSImageFromFile:
 
     def __call__(self, results: dict) -> dict:
         img = read_rs_image(need(results, "img_path", "LoadSingleRSImageFromFile"), "LoadSingleRSImageFromFile")
-        if self.to_float32:
-            img = img.astype(np.float32)
-        results["img"] = img
-        results["img_shape"] = img.shape[:2]
-        results["ori_shape"] = img.shape[:2]
-        return results
+        return store_image(results, img, self.to_float32)
 
 
 @TRANSFORMS.register()

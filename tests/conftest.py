@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 
 from seglab.data.synthetic import DummySpec, make_dummy_dataset
 
@@ -145,6 +146,16 @@ def tiny_config(tmp_path, learnable_data):
         return write_tiny_config(tmp_path, learnable_data, max_iters, extra, name)
 
     return make
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models spend their time in per-op overhead, not arithmetic: one thread is as fast on an idle
+    machine and several times faster on a busy one (threads of other processes no longer contend)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

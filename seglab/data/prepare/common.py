@@ -19,10 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from seglab.data.prepare.archive import ARCHIVE_SUFFIXES, Tree, open_tree
 from seglab.errors import DatasetError
+from seglab.progress import progress_counter
 
 TMP_SUFFIX = ".seglab-tmp"
 DONE_LIST = ".seglab-prepare-done.txt"
@@ -151,7 +151,7 @@ def run_jobs(jobs: list[Job], out: Path, desc: str, workers: int = 1) -> tuple[i
     done_keys = set(done_file.read_text().splitlines()) if done_file.is_file() else set()
     todo = [j for j in jobs if not _is_done(j, done_keys)]
     skipped = len(jobs) - len(todo)
-    bar = tqdm(total=len(jobs), initial=skipped, desc=desc, unit="file", dynamic_ncols=True, leave=True)
+    bar = progress_counter(len(jobs), desc, initial=skipped, unit="file")
     try:
         by_tree: dict[int, list[Job]] = {}
         for job in todo:

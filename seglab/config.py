@@ -12,6 +12,7 @@ import ast
 import copy
 import difflib
 import re
+import traceback
 import types
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,13 @@ def _load_file(path: Path, chain: tuple[Path, ...]) -> dict:
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
         raise ConfigError(f"_base_ files include each other in a cycle: {cycle}")
-    source = path.read_text(encoding="utf-8")
+    try:
+        source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path} is not a text file (byte {err.start} is not UTF-8): a config is Python source — "
+            "check that the path names the .py config, not a checkpoint or an image"
+        ) from None
     bases = _read_base_list(source, path)
     merged: dict = {}
     owner: dict[str, Path] = {}
@@ -204,7 +211,7 @@ def _read_base_list(source: str, path: Path) -> list[str]:
                 value = ast.literal_eval(node.value)
             except ValueError:
                 raise ConfigError(f"{path}: _base_ must be a string or a list of strings") from None
-            bases = [value] if isinstance(value, str) else list(value)
+            bases = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else [value]
             if not all(isinstance(b, str) for b in bases):
                 raise ConfigError(f"{path}: _base_ must be a string or a list of strings")
             return bases
@@ -232,6 +239,11 @@ def _exec_file(source: str, path: Path, base: dict) -> dict:
         ) from None
     except ImportError as err:
         raise ConfigError(f"{path}: the config imports something that is not installed: {err}") from None
+    except Exception as err:  # the file's own code failed: say where, not a traceback into seglab
+        line = next(
+            (f.lineno for f in reversed(traceback.extract_tb(err.__traceback__)) if f.filename == str(path)), "?"
+        )
+        raise ConfigError(f"{path}:{line}: running the config raised {type(err).__name__}: {err}") from None
     return {
         key: value
         for key, value in namespace.items()

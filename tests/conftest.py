@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import Phase, settings
 
 from seglab.data.synthetic import DummySpec, make_dummy_dataset
 
@@ -67,6 +69,14 @@ TINY_MODEL = dict(
     train_cfg=dict(),
     test_cfg=dict(mode="whole"),
 )
+
+
+# Property tests run a fixed, derandomised example count in the normal test command ("ci"); for a deeper local
+# search: SEGLAB_HYPOTHESIS=thorough pytest ... ('explain' phase off: it imports libcst, seconds)
+PHASES = (Phase.explicit, Phase.generate, Phase.shrink)
+settings.register_profile("ci", max_examples=15, deadline=None, derandomize=True, database=None, phases=PHASES)
+settings.register_profile("thorough", max_examples=400, deadline=None, phases=PHASES)
+settings.load_profile(os.environ.get("SEGLAB_HYPOTHESIS", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seglab.errors import ConfigError, DatasetError
+from seglab.errors import ConfigError, DatasetError, SeglabError
 from seglab.registry import TRANSFORMS
 
 INTERPOLATION = {
@@ -27,7 +27,9 @@ class Compose:
 
     A transform that returns ``None`` drops the sample, as in MMCV; a transform that looks up a key
     the sample lacks fails with a ``ConfigError`` naming the transform and the key (a pipeline-order
-    mistake) instead of a bare ``KeyError``."""
+    mistake) instead of a bare ``KeyError``; any other failure inside a transform (OpenCV refusing an
+    array, NumPy broadcasting) becomes a ``DatasetError`` naming the transform, the file and the arrays'
+    shapes and dtypes, with the original exception chained for ``--debug``."""
 
     def __init__(self, transforms: Sequence[Any] | dict | Any | None) -> None:
         if isinstance(transforms, dict) or callable(transforms):
@@ -55,9 +57,28 @@ class Compose:
                     f"{name}: the sample has no key {key!r} (it has: {', '.join(map(str, results))}); "
                     f"put the transform that adds {key!r} before {name} in the pipeline"
                 ) from None
+            except SeglabError:
+                raise
+            except Exception as err:
+                raise DatasetError(
+                    f"{type(transform).__name__} failed on {describe_sample(results)}: {type(err).__name__}: "
+                    f"{str(err).strip().splitlines()[-1] if str(err).strip() else 'no message'}. Check that file "
+                    "('seglab check-data CONFIG') and the transforms before this one; --debug shows the traceback"
+                ) from err
             if results is None:
                 return None
         return results
+
+
+def describe_sample(results: dict) -> str:
+    """``'a.png' (img 0x5x3 uint8, gt_seg_map 0x5 uint8)``: the file and the arrays a transform saw."""
+    path = results.get("img_path") or results.get("seg_map_path") or "an in-memory sample"
+    arrays = [
+        f"{key} {'x'.join(map(str, value.shape))} {value.dtype}"
+        for key, value in results.items()
+        if isinstance(value, np.ndarray)
+    ]
+    return f"'{path}' ({', '.join(arrays)})" if arrays else f"'{path}'"
 
 
 def need(results: dict, key: str, transform: str, hint: str = "") -> Any:
@@ -74,7 +95,17 @@ def need_image(results: dict, transform: str, ndim: tuple[int, ...] = (2, 3)) ->
     if not isinstance(img, np.ndarray) or img.ndim not in ndim:
         shape = getattr(img, "shape", type(img).__name__)
         raise DatasetError(f"{transform}: 'img' must be a {' or '.join(map(str, ndim))}-D array, got {shape}")
+    if img.size == 0:  # OpenCV hangs or fails obscurely on empty images (CLAHE never returns)
+        raise DatasetError(
+            f"{transform}: the image{_from(results)} is empty (shape {img.shape}); check the file, or a crop or "
+            "resize earlier in the pipeline"
+        )
     return img
+
+
+def _from(results: dict) -> str:
+    path = results.get("img_path")
+    return f" from '{path}'" if path else ""
 
 
 def optional_import(module: str, transform: str, extra: str) -> ModuleType:

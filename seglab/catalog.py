@@ -95,6 +95,8 @@ MODELS = {
         "ResNet": "seglab.models.backbones.resnet:ResNet",
         "ResNetV1c": "seglab.models.backbones.resnet:ResNetV1c",
         "ResNetV1d": "seglab.models.backbones.resnet:ResNetV1d",
+        "ResNeXt": "seglab.models.backbones.resnext:ResNeXt",
+        "ResNeSt": "seglab.models.backbones.resnest:ResNeSt",
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",
@@ -106,6 +108,8 @@ MODELS = {
         "PSPHead": "seglab.models.heads.psp:PSPHead",
         "UPerHead": "seglab.models.heads.uper:UPerHead",
         "FPNHead": "seglab.models.heads.fpn:FPNHead",
+        "OCRHead": "seglab.models.heads.ocr:OCRHead",
+        "PointHead": "seglab.models.heads.point:PointHead",
     },
     "loss": {
         "CrossEntropyLoss": "seglab.models.losses.cross_entropy:CrossEntropyLoss",

@@ -54,6 +54,8 @@ ROWS: dict[str, dict] = {
     "ResNet": dict(backbone=RESNET),
     "ResNetV1c": dict(backbone={**RESNET, "dilations": (1, 1, 2, 4), "strides": (1, 2, 1, 1)}),
     "ResNetV1d": dict(backbone=RESNET),
+    "ResNeXt": dict(backbone=dict(depth=50, stem_channels=8, base_channels=8, groups=2, base_width=4, norm_cfg=NORM)),
+    "ResNeSt": dict(backbone=dict(depth=50, stem_channels=8, base_channels=4, norm_cfg=NORM)),
     # heads
     "FCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
     "ASPPHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "dilations": (1, 2)}),
@@ -64,6 +66,15 @@ ROWS: dict[str, dict] = {
     "UPerHead": dict(head={**HEAD, "in_channels": [8, 16, 32, 64], "in_index": [0, 1, 2, 3], "pool_scales": (1, 2)}),
     "FPNHead": dict(
         head={**HEAD, "in_channels": [8, 16, 32, 64], "in_index": [0, 1, 2, 3], "feature_strides": [4, 8, 8, 8]}
+    ),
+    # later cascade stages, run as the second head of the CascadeEncoderDecoder row's model
+    "OCRHead": dict(cascade=dict(in_channels=128, in_index=3, channels=8, ocr_channels=4, num_classes=3)),
+    "PointHead": dict(
+        cascade=dict(in_channels=[16], in_index=[0], channels=8, num_classes=3),
+        cascade_model=dict(
+            train_cfg=dict(num_points=32, oversample_ratio=3, importance_sample_ratio=0.75),
+            test_cfg=dict(mode="whole", subdivision_steps=2, subdivision_num_points=64, scale_factor=2),
+        ),
     ),
     # necks
     "FPN": dict(neck=dict(in_channels=[8, 16, 32, 64], out_channels=8, num_outs=5, add_extra_convs="on_output")),
@@ -95,6 +106,12 @@ def assert_gradients_reach(module: torch.nn.Module, *leaves: torch.Tensor) -> No
 def test_build_forward_backward(name):
     row = copy.deepcopy(ROWS[name])
     kind = MODELS.kind_of(name)
+    if "cascade" in row:  # a later cascade stage: the CascadeEncoderDecoder row's model with it as stage 2
+        assert kind == "head"
+        cascade = ROWS["CascadeEncoderDecoder"]["model"]
+        stages = [cascade["decode_head"][0], {**row.pop("cascade"), "type": name}]
+        row["model"] = {**cascade, **row.pop("cascade_model", {}), "decode_head": stages}
+        name = "CascadeEncoderDecoder"
     if "model" in row:
         model = MODELS.build({**row["model"], "type": name}).train()
         batch = {

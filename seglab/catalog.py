@@ -110,6 +110,11 @@ MODELS = {
         "FPNHead": "seglab.models.heads.fpn:FPNHead",
         "OCRHead": "seglab.models.heads.ocr:OCRHead",
         "PointHead": "seglab.models.heads.point:PointHead",
+        "ANNHead": "seglab.models.heads.ann:ANNHead",
+        "APCHead": "seglab.models.heads.apc:APCHead",
+        "DMHead": "seglab.models.heads.dm:DMHead",
+        "EMAHead": "seglab.models.heads.ema:EMAHead",
+        "ISAHead": "seglab.models.heads.isa:ISAHead",
     },
     "loss": {
         "CrossEntropyLoss": "seglab.models.losses.cross_entropy:CrossEntropyLoss",

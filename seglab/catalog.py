@@ -100,6 +100,7 @@ MODELS = {
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",
+        "JPU": "seglab.models.necks.jpu:JPU",
     },
     "head": {
         "ASPPHead": "seglab.models.heads.aspp:ASPPHead",
@@ -110,6 +111,8 @@ MODELS = {
         "FPNHead": "seglab.models.heads.fpn:FPNHead",
         "OCRHead": "seglab.models.heads.ocr:OCRHead",
         "PointHead": "seglab.models.heads.point:PointHead",
+        "PSAHead": "seglab.models.heads.psa:PSAHead",
+        "EncHead": "seglab.models.heads.enc:EncHead",
         "ANNHead": "seglab.models.heads.ann:ANNHead",
         "APCHead": "seglab.models.heads.apc:APCHead",
         "DMHead": "seglab.models.heads.dm:DMHead",

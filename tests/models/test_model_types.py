@@ -67,6 +67,10 @@ ROWS: dict[str, dict] = {
     "FPNHead": dict(
         head={**HEAD, "in_channels": [8, 16, 32, 64], "in_index": [0, 1, 2, 3], "feature_strides": [4, 8, 8, 8]}
     ),
+    "PSAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "mask_size": (7, 7)}),
+    "EncHead": dict(
+        head={**HEAD, "in_channels": [16, 32, 64], "in_index": [1, 2, 3], "num_codes": 4, "add_lateral": True}
+    ),
     "ANNHead": dict(head={**HEAD, "in_channels": [32, 64], "in_index": [2, 3], "project_channels": 4}),
     "APCHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "pool_scales": (1, 2)}),
     "DMHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "filter_sizes": (1, 2)}),
@@ -83,6 +87,7 @@ ROWS: dict[str, dict] = {
     ),
     # necks
     "FPN": dict(neck=dict(in_channels=[8, 16, 32, 64], out_channels=8, num_outs=5, add_extra_convs="on_output")),
+    "JPU": dict(neck=dict(in_channels=(8, 16, 32, 64), mid_channels=8, dilations=(1, 2))),
     # losses
     "CrossEntropyLoss": dict(loss=dict(avg_non_ignore=True), ignored_pixels_free=True),
     # as MMSegmentation's, the Dice denominator counts the predictions at ignored pixels

@@ -106,6 +106,7 @@ MODELS = {
         "ASPPHead": "seglab.models.heads.aspp:ASPPHead",
         "DepthwiseSeparableASPPHead": "seglab.models.heads.aspp:DepthwiseSeparableASPPHead",
         "FCNHead": "seglab.models.heads.fcn:FCNHead",
+        "DepthwiseSeparableFCNHead": "seglab.models.heads.fcn:DepthwiseSeparableFCNHead",
         "PSPHead": "seglab.models.heads.psp:PSPHead",
         "UPerHead": "seglab.models.heads.uper:UPerHead",
         "FPNHead": "seglab.models.heads.fpn:FPNHead",
@@ -123,6 +124,15 @@ MODELS = {
         "CrossEntropyLoss": "seglab.models.losses.cross_entropy:CrossEntropyLoss",
         "DiceLoss": "seglab.models.losses.dice:DiceLoss",
         "FocalLoss": "seglab.models.losses.focal:FocalLoss",
+        "LovaszLoss": "seglab.models.losses.lovasz:LovaszLoss",
+        "TverskyLoss": "seglab.models.losses.tversky:TverskyLoss",
+        "BoundaryLoss": "seglab.models.losses.boundary:BoundaryLoss",
+        "HuasdorffDisstanceLoss": "seglab.models.losses.hausdorff:HuasdorffDisstanceLoss",
+        "OhemCrossEntropy": "seglab.models.losses.ohem:OhemCrossEntropy",
+        "KLDivLoss": "seglab.models.losses.kldiv:KLDivLoss",
+    },
+    "pixel_sampler": {
+        "OHEMPixelSampler": "seglab.models.samplers.ohem:OHEMPixelSampler",
     },
 }
 

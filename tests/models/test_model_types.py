@@ -58,6 +58,7 @@ ROWS: dict[str, dict] = {
     "ResNeSt": dict(backbone=dict(depth=50, stem_channels=8, base_channels=4, norm_cfg=NORM)),
     # heads
     "FCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
+    "DepthwiseSeparableFCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "dw_act_cfg": dict(type="ReLU")}),
     "ASPPHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "dilations": (1, 2)}),
     "DepthwiseSeparableASPPHead": dict(
         head={**HEAD, "in_channels": 64, "in_index": 3, "dilations": (1, 2), "c1_in_channels": 8, "c1_channels": 4}
@@ -93,6 +94,14 @@ ROWS: dict[str, dict] = {
     # as MMSegmentation's, the Dice denominator counts the predictions at ignored pixels
     "DiceLoss": dict(loss=dict(), ignored_pixels_free=False),
     "FocalLoss": dict(loss=dict(), ignored_pixels_free=True),
+    "LovaszLoss": dict(loss=dict(reduction="none"), ignored_pixels_free=True),
+    "TverskyLoss": dict(loss=dict(), ignored_pixels_free=True),
+    "BoundaryLoss": dict(loss=dict(), ignored_pixels_free=True, channels=1),
+    "HuasdorffDisstanceLoss": dict(loss=dict(), ignored_pixels_free=False),  # ignored pixels count as background
+    "OhemCrossEntropy": dict(loss=dict(min_kept=20), ignored_pixels_free=True),
+    "KLDivLoss": dict(loss=dict(temperature=2), ignored_pixels_free=False, teacher=True),  # one value per image
+    # pixel samplers
+    "OHEMPixelSampler": dict(sampler=dict(thresh=0.7, min_kept=16)),
 }
 
 
@@ -171,14 +180,28 @@ def test_build_forward_backward(name):
     elif "loss" in row:
         assert kind == "loss"
         loss_fn = MODELS.build({**row["loss"], "type": name})
-        logits = torch.randn(2, 3, 8, 8, requires_grad=True)
-        label = torch.randint(0, 3, (2, 8, 8))
+        logits = torch.randn(2, row.get("channels", 3), 8, 8, requires_grad=True)
+        label = torch.randint(0, max(logits.shape[1], 2), (2, 8, 8))
         label[0, 0] = 255
+        if row.get("teacher"):  # a distillation loss compares with another logit map
+            label = torch.randn(logits.shape)
         value = loss_fn(logits, label, ignore_index=255)
+        value = value.sum() if row.get("teacher") else value
         assert value.dim() == 0 and torch.isfinite(value)
         value.backward()
         assert logits.grad is not None and logits.grad.abs().sum() > 0
         if row["ignored_pixels_free"]:
             assert logits.grad[0, :, 0].abs().sum() == 0  # ignored pixels get no gradient
+    elif "sampler" in row:
+        assert kind == "pixel_sampler"
+        head = MODELS.build(
+            {**ROWS["FCNHead"]["head"], "type": "FCNHead", "sampler": {**row["sampler"], "type": name}}
+        ).train()
+        samples = [{"gt_sem_seg": torch.randint(0, 3, (1, 64, 64))} for _ in range(2)]
+        losses = head.loss(features(), samples, {})
+        sum(v for k, v in losses.items() if "loss" in k).backward()
+        assert_gradients_reach(head)
+        weight = head.sampler.sample(torch.randn(2, 3, 64, 64), samples[0]["gt_sem_seg"].expand(2, -1, -1))
+        assert set(weight.unique().tolist()) == {0.0, 1.0}  # some pixels kept, others dropped
     else:
         raise AssertionError(f"row {name} names no kind of test")

@@ -24,6 +24,7 @@ from torch import nn
 from seglab.errors import ConfigError
 from seglab.models.layers import resize
 from seglab.models.losses.accuracy import accuracy
+from seglab.models.samplers import build_pixel_sampler
 from seglab.registry import MODELS
 
 DEFAULT_INIT = dict(type="Normal", std=0.01, override=dict(name="conv_seg"))
@@ -57,8 +58,6 @@ class BaseDecodeHead(nn.Module):
         init_cfg: dict | list | None = DEFAULT_INIT,  # noqa: B006 (never mutated)
     ) -> None:
         super().__init__()
-        if sampler is not None:
-            raise ConfigError("decode head 'sampler' (OHEM pixel sampling) is not supported yet; set sampler=None")
         if out_channels is None:
             out_channels = num_classes
         if out_channels not in (num_classes, 1):
@@ -89,6 +88,7 @@ class BaseDecodeHead(nn.Module):
         self.init_cfg = init_cfg
         losses = [loss_decode] if isinstance(loss_decode, dict) else list(loss_decode)
         self.loss_decode = nn.ModuleList(MODELS.build(cfg) for cfg in losses)
+        self.sampler = build_pixel_sampler(sampler, context=self) if sampler is not None else None
         if self.uses_conv_seg:
             # initialised by init_cfg (Normal std 0.01 by default) when the model's init walk reaches the head
             self.conv_seg = nn.Conv2d(channels, out_channels, kernel_size=1)
@@ -128,8 +128,9 @@ class BaseDecodeHead(nn.Module):
         labels = stack_labels(batch_data_samples)
         seg_logits = resize(seg_logits, labels.shape[-2:], self.align_corners)
         losses: dict[str, torch.Tensor] = {}
+        seg_weight = self.sampler.sample(seg_logits, labels) if self.sampler is not None else None
         for loss_fn in self.loss_decode:
-            value = loss_fn(seg_logits, labels, ignore_index=self.ignore_index)
+            value = loss_fn(seg_logits, labels, weight=seg_weight, ignore_index=self.ignore_index)
             losses[loss_fn.loss_name] = losses[loss_fn.loss_name] + value if loss_fn.loss_name in losses else value
         losses["acc_seg"] = accuracy(seg_logits, labels, self.ignore_index, self.threshold)
         return losses

@@ -9,7 +9,7 @@ from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models.heads.decode_head import BaseDecodeHead
-from seglab.models.layers import ConvModule
+from seglab.models.layers import ConvModule, DepthwiseSeparableConvModule
 from seglab.registry import MODELS
 
 
@@ -49,3 +49,42 @@ class FCNHead(BaseDecodeHead):
         if self.concat_input:
             feats = self.conv_cat(torch.cat([x, feats], dim=1))
         return self.cls_seg(feats)
+
+
+@MODELS.register()
+class DepthwiseSeparableFCNHead(FCNHead):
+    """FCNHead with depthwise-separable convs (Fast-SCNN), built as MMSegmentation builds it.
+
+    Each conv is a DepthwiseSeparableConvModule with ``norm_cfg``, ReLU after the pointwise conv and
+    ``dw_act_cfg`` (None: no activation) after the depthwise one; ``dilation`` does not reach them, and
+    neither do ``act_cfg``/``conv_cfg``, as in MMSegmentation 1.2.2."""
+
+    IGNORED_ARGS = {"dilation": 1}
+
+    def __init__(
+        self,
+        dw_act_cfg: dict | None = None,
+        num_convs: int = 2,
+        kernel_size: int = 3,
+        concat_input: bool = True,
+        **kwargs,
+    ) -> None:
+        if num_convs < 1:
+            raise ConfigError("DepthwiseSeparableFCNHead needs num_convs >= 1 (MMSegmentation replaces convs[0])")
+        super().__init__(num_convs=num_convs, kernel_size=kernel_size, concat_input=concat_input, **kwargs)
+
+        def separable(in_channels: int) -> DepthwiseSeparableConvModule:
+            return DepthwiseSeparableConvModule(
+                in_channels,
+                self.channels,
+                kernel_size=kernel_size,
+                padding=kernel_size // 2,
+                norm_cfg=self.norm_cfg,
+                dw_act_cfg=dw_act_cfg,
+            )
+
+        self.convs = nn.Sequential(
+            *(separable(self.in_channels if i == 0 else self.channels) for i in range(num_convs))
+        )
+        if concat_input:
+            self.conv_cat = separable(self.in_channels + self.channels)

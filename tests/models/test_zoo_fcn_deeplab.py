@@ -1,0 +1,132 @@
+"""FCN, DeepLabV3 and DeepLabV3+ against MMSegmentation 1.2.2 (records in tests/records/zoo/fcn_deeplab_*).
+
+Every shipped config of the three folders builds MMSegmentation's key -> shape list; FCNHead (dilated),
+DepthwiseSeparableFCNHead, ASPPHead and DepthwiseSeparableASPPHead give MMSegmentation's outputs for the same
+weights and inputs; a tiny model with a depthwise-separable FCN head, two losses (cross-entropy + Lovasz) and
+the OHEM pixel sampler learns; a shipped config with multi-grid and the OHEM sampler trains from the CLI.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seglab import Config
+from seglab.cli import main
+from seglab.engine.checkpoint import TORCHVISION_URLS
+from seglab.models.builder import build_on_meta
+
+from .zoo_parity import (
+    DILATED,
+    NORM,
+    RECORDS,
+    assert_fixture_outputs,
+    assert_init_statistics,
+    assert_tiny_model_learns,
+    cli_train_options,
+    config_path,
+    read_record,
+    shipped_configs,
+)
+
+KEYS = read_record("fcn_deeplab_keys.json.gz")
+FIXTURES = read_record("fcn_deeplab_fixtures.json.gz")
+INIT = read_record("fcn_deeplab_init_stats.json.gz")  # a torchvision-style ResNet (type='ResNet') config
+SHIPPED = shipped_configs(("fcn", "deeplabv3", "deeplabv3plus"))
+# Configs MMSegmentation 1.2.2 cannot build: none in these folders (all 137 of its files build on the meta device).
+NOT_BUILT: dict[str, str] = {}
+
+
+# ------------------------------------------------------------------------------------------ key/shape lists
+def test_every_shipped_config_has_a_record():
+    assert [name for name in SHIPPED if name not in KEYS["configs"]] == []
+
+
+_BUILT: dict[str, dict[str, list[int]]] = {}  # 153 configs hold 88 distinct models: build each once
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_config_builds_mmsegmentations_keys_and_shapes(name):
+    """As zoo_parity.assert_config_keys, with configs of the same model (40k/80k ...) sharing one build."""
+    model = Config.fromfile(config_path(name)).model
+    if repr(model) not in _BUILT:
+        _BUILT[repr(model)] = {k: list(v.shape) for k, v in build_on_meta(model).state_dict().items()}
+    ours = _BUILT[repr(model)]
+    theirs = dict(KEYS["lists"][KEYS["configs"][name]])
+    assert sorted(set(theirs) ^ set(ours)) == []
+    assert {k: v for k, v in ours.items() if theirs[k] != v} == {}
+
+
+def test_torchvision_style_configs_name_a_known_download():
+    """r18b/r50b/r101b configs use type='ResNet' with ``torchvision://resnetNN``, resolved as open-mmlab:// names."""
+    for name in (n for n in SHIPPED if "b-d" in n.split("_")[1]):
+        model = Config.fromfile(config_path(name)).model
+        assert model.backbone.type == "ResNet"
+        assert model.pretrained.removeprefix("torchvision://") in TORCHVISION_URLS
+
+
+# ------------------------------------------------------------------------------------------ numeric fixtures
+@pytest.fixture(scope="module")
+def fixture_tensors() -> dict:
+    return torch.load(RECORDS / "fcn_deeplab_fixtures.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_outputs_match_mmsegmentation_for_the_same_weights(name, fixture_tensors):
+    assert_fixture_outputs(name, FIXTURES[name], fixture_tensors)
+
+
+# ------------------------------------------------------------------------------------------ initialisation
+@pytest.mark.parametrize("name", sorted(INIT["configs"]))
+def test_fresh_model_matches_mmsegmentation_init_statistics(name):
+    assert_init_statistics(name, INIT["configs"][name], INIT["seeds"])
+
+
+# ------------------------------------------------------------------------------------------ learning
+LOSSES = (
+    "loss_decode=[dict(type='CrossEntropyLoss', class_weight=[0.5, 1.0, 1.0]), "
+    "dict(type='LovaszLoss', reduction='none', loss_weight=0.5)]"
+)
+SAMPLER = "sampler=dict(type='OHEMPixelSampler', thresh=0.7, min_kept=256)"
+
+
+def test_tiny_separable_fcn_with_two_losses_and_ohem_learns(tiny_config, one_thread):
+    fragment = (
+        f"model = dict({DILATED}, auxiliary_head=None, decode_head=dict(_delete_=True, "
+        f"type='DepthwiseSeparableFCNHead', in_channels=64, in_index=3, channels=16, num_classes=3, "
+        f"{NORM}, {LOSSES}, {SAMPLER}))"
+    )
+    assert_tiny_model_learns(tiny_config, fragment, "DepthwiseSeparableFCNHead")
+
+
+# ------------------------------------------------------------------------------------------ the command line
+def test_shipped_ohem_multigrid_config_trains_from_the_command_line(learnable_data, tmp_path, one_thread):
+    """DeepLabV3 R101-D16 with multi-grid and the loss-ranked OHEM sampler, at ResNet-18 width 16."""
+    work = tmp_path / "work"
+    model = [
+        "model.backbone.multi_grid=None",  # (1, 2, 4) needs ResNet-101's 3 last-stage blocks; R18 has 2
+        "model.decode_head.in_channels=128",
+        "model.decode_head.channels=16",
+        "model.auxiliary_head.in_channels=64",
+        "model.auxiliary_head.channels=16",
+    ]
+    suffixes = [
+        f"{loader}.dataset.{key}"
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader")
+        for key in ("img_suffix=.jpg", "seg_map_suffix=.png")  # the learnable data's, not Cityscapes'
+    ]
+    config = config_path("deeplabv3/deeplabv3_r101-d16-mg124_4xb2-40k_cityscapes-512x1024")
+    assert (
+        main(
+            [
+                "train",
+                str(config),
+                "--work-dir",
+                str(work),
+                "--cfg-options",
+                *cli_train_options(learnable_data, model) + suffixes,
+            ]
+        )
+        == 0
+    )
+    assert (work / "iter_2.pth").is_file()

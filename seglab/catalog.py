@@ -119,6 +119,11 @@ MODELS = {
         "DMHead": "seglab.models.heads.dm:DMHead",
         "EMAHead": "seglab.models.heads.ema:EMAHead",
         "ISAHead": "seglab.models.heads.isa:ISAHead",
+        "DAHead": "seglab.models.heads.da:DAHead",
+        "DNLHead": "seglab.models.heads.dnl:DNLHead",
+        "GCHead": "seglab.models.heads.gc:GCHead",
+        "NLHead": "seglab.models.heads.nl:NLHead",
+        "CCHead": "seglab.models.heads.cc:CCHead",
     },
     "loss": {
         "CrossEntropyLoss": "seglab.models.losses.cross_entropy:CrossEntropyLoss",

@@ -69,6 +69,11 @@ ROWS: dict[str, dict] = {
         head={**HEAD, "in_channels": [8, 16, 32, 64], "in_index": [0, 1, 2, 3], "feature_strides": [4, 8, 8, 8]}
     ),
     "PSAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "mask_size": (7, 7)}),
+    "DAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "pam_channels": 4}),
+    "DNLHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
+    "GCHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
+    "NLHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
+    "CCHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
     "EncHead": dict(
         head={**HEAD, "in_channels": [16, 32, 64], "in_index": [1, 2, 3], "num_codes": 4, "add_lateral": True}
     ),

@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {error_message(err)}", file=sys.stderr)
-        return 2
+        return getattr(err, "exit_code", 2)  # TrainingInterrupted: 128 + the signal, as the shell reports it
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

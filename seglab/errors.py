@@ -20,3 +20,15 @@ class DatasetError(SeglabError):
 
 class CheckpointError(SeglabError):
     """A checkpoint cannot be found, downloaded or loaded."""
+
+
+class TrainingError(SeglabError):
+    """Training cannot go on (a non-finite loss); the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(SeglabError):
+    """SIGTERM/SIGINT stopped training after a resumable checkpoint was saved; the CLI exits 128 + signal."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from seglab.data.io import IMAGE_SUFFIXES, open_label
-from seglab.data.transforms.loading import reduce_zero
+from seglab.data.transforms.loading import reduce_zero, size_mismatch
 from seglab.errors import DatasetError
 from seglab.progress import progress
 
@@ -91,11 +91,20 @@ def _listing(paths: list) -> str:
     return shown + (f" (+{len(paths) - MAX_FILES_SHOWN} more)" if len(paths) > MAX_FILES_SHOWN else "")
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    """(h, w) after a full decode, so truncated files are caught."""
+EXIF_ORIENTATION = 0x0112
+TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)  # rotated by 90 degrees: OpenCV (training's reader) swaps h and w
+
+
+def image_hw(path: str | Path, decode: bool = False) -> tuple[int, int]:
+    """(h, w) as training's reader (OpenCV, which applies the EXIF orientation) gives it; ``decode`` reads
+    every pixel, so truncated files fail here, otherwise only the header is read."""
     with Image.open(path) as img:
-        img.load()
-        return img.size[1], img.size[0]
+        if decode:
+            img.load()
+        w, h = img.size
+        if img.getexif().get(EXIF_ORIENTATION) in TRANSPOSING_ORIENTATIONS:
+            return w, h
+        return h, w
 
 
 def _collect(spec: SplitSpec, report: Report) -> tuple[dict[str, Path], dict[str, Path]] | None:
@@ -165,7 +174,7 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
     pairs = [(images[k], labels[k]) for k in images if k in labels]
     for img_path, label_path in progress(pairs, f"check {spec.name}", min_items=200):
         try:
-            img_hw = _image_size(img_path)
+            img_hw = image_hw(img_path, decode=True)
         except (OSError, SyntaxError, ValueError):
             problems["unreadable or truncated image(s)"].append(img_path)
             img_hw = None
@@ -178,8 +187,10 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
             problems[f"colour (3-channel) {what[:-1]}(s); convert colours to class indices"].append(label_path)
             continue
         label = label.reshape(label.shape[:2]).astype(np.int64)
-        if img_hw is not None and img_hw != label.shape:
-            problems[f"image/{what[:-1]} size mismatch(es)"].append(label_path)
+        if img_hw is not None and img_hw != label.shape:  # one error per pair: each needs its own fix
+            report.errors.append(
+                f"[{spec.name}] size mismatch: " + size_mismatch(img_path, img_hw, label_path, label.shape, False)
+            )
         if spec.depth:
             continue  # distances, not classes
         raw_values.update(int(v) for v in np.unique(label.clip(0, 255)))

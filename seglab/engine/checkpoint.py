@@ -9,10 +9,12 @@ renames it, so an interrupted save never leaves a truncated checkpoint behind.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pickle
 import re
+import shutil
 import tempfile
 import types
 import zipfile
@@ -282,18 +284,106 @@ def read_checkpoint(source: str | Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- saving
+SAVE_FAILURES = {  # errno -> (what happened, the fix)
+    errno.ENOSPC: ("the disk is full", "free space there or point work_dir (or checkpoint out_dir) at another disk"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free space there or point work_dir at another disk"),
+    errno.EACCES: ("permission denied", "make the folder writable or choose another work_dir"),
+    errno.EPERM: ("permission denied", "make the folder writable or choose another work_dir"),
+    errno.EROFS: ("the file system is read-only", "choose a work_dir on a writable disk"),
+}
+
+
 def save_checkpoint(obj: dict, path: str | Path) -> Path:
-    """Write ``obj`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    """Write ``obj`` to ``path`` atomically (temp file in the same folder, then rename).
+
+    A failed write (disk full, no permission) removes the temp file and raises one CheckpointError that
+    says how many bytes the checkpoint needs and how many are free; files already there stay as they were."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            sink = _KeepWriteError(f)
+            try:
+                torch.save(obj, sink)
+            except RuntimeError:
+                if sink.error is not None:  # torch's zip writer reports a failed write as a RuntimeError
+                    raise sink.error from None
+                raise
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise CheckpointError(save_failure(path, obj, err)) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+class _KeepWriteError:
+    """Passes writes to ``file`` and keeps the OSError (ENOSPC, EDQUOT ...) a write raised."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def serialized_size(obj: Any) -> int:
+    """The bytes ``torch.save(obj)`` writes, counted without storing them."""
+
+    class Counter:
+        size = 0
+
+        def write(self, data: bytes) -> int:
+            self.size += len(data)
+            return len(data)
+
+        def flush(self) -> None:
+            pass
+
+    counter = Counter()
+    torch.save(obj, counter)
+    return counter.size
+
+
+def save_failure(path: Path, obj: Any, err: OSError) -> str:
+    what, fix = SAVE_FAILURES.get(err.errno, (err.strerror or str(err), "check the folder and the disk"))
+    folder = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("/"))
+    needed, free = serialized_size(obj), shutil.disk_usage(folder).free
+    return (
+        f"cannot save checkpoint '{path}': {what} (the checkpoint needs {needed:,} bytes = {needed / 2**20:.1f} MiB; "
+        f"{free:,} bytes are free in '{folder}'). No existing checkpoint or last_checkpoint was changed: "
+        f"{fix}, then continue with --resume"
+    )
+
+
+def write_marker(work_dir: Path, checkpoint: Path) -> None:
+    """Point ``work_dir/last_checkpoint`` at ``checkpoint``, atomically: a full disk leaves the old one."""
+    save_text(work_dir / "last_checkpoint", str(Path(checkpoint).resolve()))
+
+
+def save_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        what, fix = SAVE_FAILURES.get(err.errno, (err.strerror or str(err), "check the folder and the disk"))
+        raise CheckpointError(f"cannot write '{path}': {what}; its previous content is unchanged: {fix}") from None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from seglab.data.check import image_hw
 from seglab.data.transforms import LoadAnnotations
 from seglab.engine.checkpoint import fetch
 from seglab.errors import ConfigError
@@ -36,7 +39,8 @@ def check_num_classes(model, classes: tuple | None) -> int:
 
 
 def check_label_values(dataset, num_classes: int, ignore_index: int) -> None:
-    """Read a spread of label files and fail on values the model cannot predict."""
+    """Read a spread of label files and fail on values the model cannot predict, or on a label whose
+    size is not its image's (LoadAnnotations compares it with ``ori_shape``, here read off the header)."""
     infos = getattr(dataset, "data_list", None)
     if infos is None:  # ConcatDataset: the parts' lists
         infos = [info for part in getattr(dataset, "datasets", []) for info in getattr(part, "data_list", [])]
@@ -48,7 +52,13 @@ def check_label_values(dataset, num_classes: int, ignore_index: int) -> None:
         info = infos[index]
         if "seg_map_path" not in info:
             return
-        label = LoadAnnotations()(copy.deepcopy(info))["gt_seg_map"]  # as training will see it
+        results = copy.deepcopy(info)
+        if isinstance(info.get("img_path"), str | Path) and Path(info["img_path"]).is_file():
+            try:
+                results["ori_shape"] = image_hw(info["img_path"])
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+                pass  # a file Pillow will not read: training's reader checks the size
+        label = LoadAnnotations()(results)["gt_seg_map"]  # as training will see it
         values = set(np.unique(label).tolist())
         seen |= values
         bad = sorted(v for v in values if v >= num_classes and v != ignore_index)

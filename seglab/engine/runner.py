@@ -22,11 +22,13 @@ from seglab.data.loader import build_dataloader
 from seglab.data.transforms import unpack_tta_batch
 from seglab.engine import dist, preflight
 from seglab.engine.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
+from seglab.engine.guards import StopSignals, buffers_copy, nonfinite_mode, skip_nonfinite, stop_for_signal
 from seglab.engine.hooks import build_hooks
 from seglab.engine.hooks.base import Hook
 from seglab.engine.hooks.logger import LoggerHook
 from seglab.engine.log import ScalarWriter, progress_tag, setup_logging
 from seglab.engine.optim import LRSchedule, build_optim_wrapper
+from seglab.engine.resume import latest_resumable
 from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng, rng_state
 from seglab.errors import ConfigError
 from seglab.evaluation.metrics import format_table
@@ -67,6 +69,7 @@ class Runner:
         )
         self.model: nn.Module | None = None
         self.iter = self.epoch = self.inner_iter = 0
+        self.skipped_steps = 0  # non-finite losses skipped (train_cfg.nonfinite_loss='skip')
         self.max_iters = 0
         self.max_epochs: int | None = None
         self.epoch_length = 1
@@ -89,9 +92,10 @@ class Runner:
             return resume
         if self.cfg.get("load_from"):
             return str(self.cfg.load_from)
-        marker = self.work_dir / "last_checkpoint"
-        if marker.is_file() and Path(marker.read_text().strip()).is_file():
-            return marker.read_text().strip()
+        found = latest_resumable(self.work_dir)  # falls back to the newest readable iter_*.pth, with a warning
+        if found:
+            source, self._resume_ckpt = found
+            return source
         logger.warning(f"resume=True but no checkpoint was found in {self.work_dir}; training from the start")
         return None
 
@@ -161,10 +165,11 @@ class Runner:
         self.ddp_model = self._wrap_distributed(model)
         logger.info(f"work_dir: {self.work_dir}")
         self.call_hook("before_train")
-        if self.by_epoch:
-            metrics = self._train_epochs(train_loader, val_loader, val_metric)
-        else:
-            metrics = self._train_iters(train_loader, val_loader, val_metric)
+        with StopSignals() as self.signals:  # SIGTERM/SIGINT: checkpoint at the end of the iteration, then stop
+            if self.by_epoch:
+                metrics = self._train_epochs(train_loader, val_loader, val_metric)
+            else:
+                metrics = self._train_iters(train_loader, val_loader, val_metric)
         self.call_hook("after_train")
         self.scalars.close()
         return metrics
@@ -173,6 +178,7 @@ class Runner:
         loop = train_cfg.get("type", "IterBasedTrainLoop")
         self.val_interval = whole_number(train_cfg, "val_interval", 1)
         self.val_begin = whole_number(train_cfg, "val_begin", 1)
+        self.nonfinite = nonfinite_mode(train_cfg)
         self.epoch_length = max(len(loader), 1)
         if loop == "IterBasedTrainLoop":
             if "max_iters" not in train_cfg:
@@ -202,23 +208,42 @@ class Runner:
             self._train_step(batches)
             if val_loader is not None and self._due(self.iter, self.max_iters):
                 metrics = self.validate(val_loader, val_metric)
+            self._stop_if_signalled()
         self.call_hook("after_train_epoch")
         return metrics
 
     def _train_epochs(self, loader, val_loader, val_metric) -> dict[str, float]:
         metrics: dict[str, float] = {}
-        self._restore_pending_rng()
+        done = self.iter - self.epoch * self.epoch_length  # a run stopped by a signal resumes mid-epoch
+        if not done:
+            self._restore_pending_rng()
         while self.epoch < (self.max_epochs or 0):
             self.call_hook("before_train_epoch")
             batches = iter(loader)
-            for inner in range(self.epoch_length):
+            if done:
+                logger.info(f"loading (and skipping) the {done} batches of epoch {self.epoch + 1} trained before")
+                for _ in range(done):
+                    next(batches)
+                self._restore_pending_rng()
+            for inner in range(done, self.epoch_length):
                 self.inner_iter = inner
                 self._train_step(batches)
+                if inner + 1 < self.epoch_length:
+                    self._stop_if_signalled()
+            done = 0
             self.epoch += 1
             self.call_hook("after_train_epoch")
             if val_loader is not None and self._due(self.epoch, self.max_epochs or 0):
                 metrics = self.validate(val_loader, val_metric)
+            self._stop_if_signalled()
         return metrics
+
+    def _stop_if_signalled(self) -> None:
+        """After SIGTERM/SIGINT (on any process): save a resumable checkpoint and raise TrainingInterrupted.
+        A signal during validation takes effect when it ends; after the last iteration the run just finishes."""
+        signum = self.signals.agreed(self.device) if self.iter < self.max_iters else None
+        if signum:
+            stop_for_signal(self, signum)
 
     def _due(self, done: int, total: int) -> bool:
         """Validate after ``done`` iterations/epochs?"""
@@ -234,16 +259,16 @@ class Runner:
         model = self.ddp_model
         model.train()
         inputs, samples = self.model.data_preprocessor(batch, training=True)
+        saved_buffers = buffers_copy(self.model) if self.nonfinite == "skip" else None
         with self.optim.autocast():
             losses = model(inputs, samples, mode="loss")
         total = sum(v for k, v in losses.items() if "loss" in k)
-        if not torch.isfinite(total):
-            raise FloatingPointError(
-                f"loss became {total.item()} at iteration {self.iter + 1}; lower the learning rate"
-            )
-        self.optim.update(total)
-        values = {"data_time": data_time, "loss": float(total.detach())}
-        values.update({k: float(v.detach()) for k, v in losses.items()})
+        if skip_nonfinite(self, losses, total, saved_buffers):  # or a TrainingError, before any step or save
+            values = {"data_time": data_time}
+        else:
+            self.optim.update(total)
+            values = {"data_time": data_time, "loss": float(total.detach())}
+            values.update({k: float(v.detach()) for k, v in losses.items()})
         values["time"] = time.perf_counter() - start
         if self.device.type == "cuda":
             values["memory"] = torch.cuda.max_memory_allocated() // (1024 * 1024)
@@ -362,6 +387,7 @@ class Runner:
             "epoch": self.epoch,
             "iter": self.iter,
             "seed": self.seed,
+            "skipped_steps": self.skipped_steps,
             "experiment_name": self.timestamp,
             "time": time.strftime("%Y%m%d_%H%M%S"),
             "dataset_meta": {
@@ -383,7 +409,7 @@ class Runner:
             self._pending_rng = None
 
     def _resume(self, source: str) -> None:
-        ckpt = read_checkpoint(source)
+        ckpt, self._resume_ckpt = getattr(self, "_resume_ckpt", None) or read_checkpoint(source), None
         apply_checkpoint(self.model, ckpt, source, strict=True)
         if "optimizer" not in ckpt:
             raise ConfigError(f"cannot resume from '{source}': it was saved without optimizer state")
@@ -391,6 +417,7 @@ class Runner:
         meta = ckpt.get("meta") or {}
         self.iter = int(meta.get("iter", 0))
         self.epoch = int(meta.get("epoch", 0))
+        self.skipped_steps = int(meta.get("skipped_steps", 0))
         self._pending_rng = meta.get("rng")
         self.call_hook("after_load_checkpoint", checkpoint=ckpt)
         unit = f"epoch {self.epoch}" if self.by_epoch else f"iter {self.iter}"

@@ -41,6 +41,8 @@ class LoadImageFromFile:
     def __call__(self, results: dict) -> dict:
         path = need(results, "img_path", "LoadImageFromFile", "the dataset sets it (data_prefix.img_path)")
         img = read_image(path, self.color_type.replace("_ignore_orientation", ""))
+        if isinstance(results.get("gt_seg_map"), np.ndarray):  # the label was loaded first
+            check_same_size(path, img.shape[:2], results.get("seg_map_path"), results["gt_seg_map"].shape[:2])
         return store_image(results, img, self.to_float32)
 
 
@@ -59,9 +61,11 @@ class LoadAnnotations:
         self.reduce_zero_label = reduce_zero_label
 
     def __call__(self, results: dict) -> dict:
-        gt = read_label(
-            need(results, "seg_map_path", "LoadAnnotations", "the dataset sets it (data_prefix.seg_map_path)")
-        )
+        path = need(results, "seg_map_path", "LoadAnnotations", "the dataset sets it (data_prefix.seg_map_path)")
+        gt = read_label(path)
+        loaded = results.get("ori_shape")  # the image's size as loaded, before any resizing
+        if loaded is not None and len(loaded) == 2:
+            check_same_size(results.get("img_path"), tuple(loaded), path, gt.shape[:2])
         reduce_zero_label = self.reduce_zero_label
         if reduce_zero_label is None:
             reduce_zero_label = results.get("reduce_zero_label", False)
@@ -78,6 +82,21 @@ class LoadAnnotations:
         if "gt_seg_map" not in seg_fields:  # a second load must not make transforms apply twice
             seg_fields.append("gt_seg_map")
         return results
+
+
+def size_mismatch(img_path, img_hw: tuple, label_path, label_hw: tuple, hint: bool = True) -> str:
+    """The one-line message for a label map whose size is not its image's."""
+    text = (
+        f"label '{label_path}' is {label_hw[0]}x{label_hw[1]} (height x width) but its image '{img_path}' is "
+        f"{img_hw[0]}x{img_hw[1]}: a label map must have its image's size. Fix the pairing, or resize the "
+        "label with nearest-neighbour interpolation"
+    )
+    return text + ("; 'seglab check-data CONFIG' lists every mismatching pair" if hint else "")
+
+
+def check_same_size(img_path, img_hw: tuple, label_path, label_hw: tuple) -> None:
+    if tuple(img_hw) != tuple(label_hw):
+        raise DatasetError(size_mismatch(img_path or "the image array", img_hw, label_path, label_hw))
 
 
 def reduce_zero(gt: np.ndarray) -> np.ndarray:

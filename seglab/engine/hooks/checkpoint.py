@@ -1,4 +1,8 @@
-"""CheckpointHook: ``iter_N.pth``/``epoch_N.pth`` every ``interval``, ``max_keep_ckpts``, ``save_best``."""
+"""CheckpointHook: ``iter_N.pth``/``epoch_N.pth`` every ``interval``, ``max_keep_ckpts``, ``save_best``.
+
+A failed save (disk full, no permission) stops training with one message: the run could not be resumed
+past the last checkpoint anyway, and each further interval of training would be lost the same way.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seglab.engine import dist
+from seglab.engine.checkpoint import write_marker
 from seglab.engine.hooks.base import Hook
 from seglab.errors import ConfigError
 from seglab.registry import HOOKS
@@ -87,17 +92,37 @@ class CheckpointHook(Hook):
         if self.by_epoch and self._due(runner.epoch, runner.max_epochs or 0):
             self.save(runner, "epoch", runner.epoch)
 
-    def save(self, runner: Runner, unit: str, count: int) -> None:
+    def before_train(self, runner: Runner) -> None:
+        """Remove temp files of saves a kill -9 cut short (finished saves are renamed to ``*.pth``)."""
+        folder = self.folder(runner)
+        if dist.is_main() and folder.is_dir():
+            for partial in folder.glob(".*.pth.*.tmp"):
+                partial.unlink(missing_ok=True)
+                logger.info(f"removed {partial.name}, left by a save that was interrupted")
+
+    def save(self, runner: Runner, unit: str, count: int, with_optimizer: bool | None = None) -> Path:
         path = self.folder(runner) / f"{unit}_{count}.pth"
         if dist.is_main():
-            runner.save_checkpoint(path, self.save_optimizer)
-            (runner.work_dir / "last_checkpoint").write_text(str(path.resolve()))
+            runner.save_checkpoint(path, self.save_optimizer if with_optimizer is None else with_optimizer)
+            write_marker(runner.work_dir, path)
             logger.info(f"Saving checkpoint at {count} {unit}s")
             if path not in self.saved:
                 self.saved.append(path)
             while 0 < self.max_keep < len(self.saved):
                 self.saved.pop(0).unlink(missing_ok=True)
         dist.barrier()
+        return path
+
+    def save_resumable(self, runner: Runner) -> Path:
+        """A checkpoint to resume from at this point (a stop signal): the one just saved when this
+        iteration's periodic save has optimizer state, else a new one (``iter_N``, or ``epoch_N`` at the
+        end of an epoch of an epoch-based run)."""
+        at_epoch_end = runner.by_epoch and runner.iter == runner.epoch * runner.epoch_length
+        unit, count = ("epoch", runner.epoch) if at_epoch_end and self.by_epoch else ("iter", runner.iter)
+        path = self.folder(runner) / f"{unit}_{count}.pth"
+        if self.saved and self.saved[-1] == path and path.is_file() and self.save_optimizer:
+            return path
+        return self.save(runner, unit, count, with_optimizer=True)
 
     def after_val_epoch(self, runner: Runner, metrics: dict[str, float] | None = None) -> None:
         metrics = metrics or {}
@@ -117,10 +142,10 @@ class CheckpointHook(Hook):
         unit, count = ("epoch", runner.epoch) if self.by_epoch else ("iter", runner.iter)
         name = f"best_{key}_{unit}_{count}.pth"
         if dist.is_main():
-            if self.best_path is not None:
-                self.best_path.unlink(missing_ok=True)
-            self.best_path = self.folder(runner) / name
-            runner.save_checkpoint(self.best_path, self.save_optimizer)
+            previous, self.best_path = self.best_path, self.folder(runner) / name
+            runner.save_checkpoint(self.best_path, self.save_optimizer)  # the old best stays if this fails
+            if previous is not None and previous != self.best_path:
+                previous.unlink(missing_ok=True)
             logger.info(f"The best checkpoint with {score:.4f} {key} at {count} {unit} is saved to {name}.")
         dist.barrier()
 

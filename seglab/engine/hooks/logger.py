@@ -75,12 +75,17 @@ class LoggerHook(Hook):
             parts.append(f"memory: {int(values['memory'])}")
         losses = {k: v for k, v in means.items() if k not in ("time", "data_time", "memory")}
         parts += [format_value(k, v) for k, v in losses.items()]
+        skipped = getattr(runner, "skipped_steps", 0)  # train_cfg.nonfinite_loss='skip'
+        if skipped:
+            parts.append(f"skipped_steps: {skipped}")
         if runner.by_epoch:
             tag = progress_tag("train", inner, runner.epoch_length, runner.epoch + 1)
         else:
             tag = progress_tag("train", step, runner.max_iters)
         logger.info(f"{tag}  " + "  ".join(parts))
         record = {"lr": lr, "data_time": means["data_time"], **losses, "time": means["time"]}
+        if skipped:
+            record["skipped_steps"] = skipped
         if runner.by_epoch:
             record["epoch"] = runner.epoch + 1
         record.update(iter=step, step=step)

@@ -1,4 +1,4 @@
-"""The ``seglab`` command: train, test, infer, plot, benchmark, quickstart, make-dummy, check-data, prepare.
+"""The ``seglab`` command: train, test, infer, plot, benchmark, quickstart, make-dummy, check-data, prepare, zoo.
 
 User mistakes raise ``SeglabError`` subclasses; they are printed as one line (``--debug`` shows
 the traceback) and the command exits with status 2.
@@ -52,7 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="resume from the work dir's last checkpoint, or from PATH",
     )
-    train.add_argument("--amp", action="store_true", help="mixed precision (bfloat16 on CPU, float16 on CUDA)")
+    train.add_argument(
+        "--amp",
+        nargs="?",
+        const="auto",
+        choices=["auto", "force"],
+        default=None,
+        help="mixed precision: float16 on CUDA; on CPU bfloat16 unless a quick probe measures it more than 10%% "
+        "slower than float32 ('--amp force': bfloat16 without measuring)",
+    )
     _add_cfg_options(train)
     _add_launcher(train)
 
@@ -70,15 +78,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_launcher(test)
 
     infer = sub.add_parser("infer", help="predict label maps and colour overlays for images")
-    infer.add_argument("config")
-    infer.add_argument("checkpoint")
-    infer.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or glob patterns")
+    infer.add_argument("config", help="config file, or MODEL.onnx with --backend onnxruntime")
+    infer.add_argument("checkpoint", help="checkpoint (with --backend onnxruntime: the first INPUT)")
+    infer.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders (recursive) or glob patterns")
+    infer.add_argument(
+        "--backend",
+        choices=["pytorch", "onnxruntime"],
+        default=None,
+        help="onnxruntime runs a file from 'seglab export' (default: onnxruntime for a .onnx file)",
+    )
     infer.add_argument("--out", required=True, help="output folder")
     infer.add_argument("--opacity", type=float, default=0.5, help="overlay opacity (default 0.5)")
     infer.add_argument("--tta", action="store_true", help="average over flips and rescaled copies")
     infer.add_argument("--tta-scales", type=float, nargs="+", default=None, help="TTA scale factors")
     infer.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     _add_cfg_options(infer)
+
+    export = sub.add_parser("export", help="write a checkpoint as an ONNX model for whole-image inference")
+    export.add_argument("config")
+    export.add_argument("checkpoint")
+    export.add_argument("--format", choices=["onnx"], default="onnx")
+    export.add_argument(
+        "--shape", type=int, nargs=2, metavar=("H", "W"), help="input size (default: crop_size, else 512 512)"
+    )
+    export.add_argument(
+        "--dynamic-shape", action="store_true", help="batch, height and width vary (--shape: the example)"
+    )
+    export.add_argument("--argmax", action="store_true", help="output label maps instead of logits")
+    export.add_argument("-o", "--out", default=None, help="output file (default: CHECKPOINT with .onnx)")
+    _add_cfg_options(export)
 
     plot = sub.add_parser("plot", help="draw loss, learning-rate and mIoU curves of a training run")
     plot.add_argument("work_dir")
@@ -120,13 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--list", action="store_true", help="show every dataset, the files it expects and their source")
     prep.add_argument("--workers", type=int, default=None, help="conversion threads (default: CPU count, at most 8)")
 
+    zoo = sub.add_parser("zoo", help="list shipped configs with published mIoU and checkpoints; download one")
+    zoo.add_argument("filter", nargs="?", help="substring or glob on config name, family or dataset")
+    zoo.add_argument("--all", action="store_true", help="also list MMSegmentation configs seglab does not ship")
+    zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    zoo.add_argument("--download", metavar="CONFIG", help="put CONFIG's published checkpoint in the torch hub cache")
+
     return parser
 
 
 def load_config(path: str, options: list[str] | None):
     from seglab.config import Config, parse_cfg_options
+    from seglab.zoo import config_source
 
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(config_source(path))  # a bare name is a shipped config
     if options:
         cfg.merge_from_dict(parse_cfg_options(options))
     return cfg
@@ -145,15 +180,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg.load_from = args.resume
     if args.amp:
         cfg.optim_wrapper = {**cfg.optim_wrapper, "type": "AmpOptimWrapper"}
+        if args.amp == "force" and not cuda_available():  # an explicit dtype skips the CPU probe (engine/amp.py)
+            cfg.optim_wrapper["dtype"] = "bfloat16"
     Runner.from_cfg(cfg).train()
     return 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:
     from seglab.engine.runner import Runner
+    from seglab.zoo import config_source, resolve_checkpoint
 
     cfg = load_config(args.config, args.cfg_options)
-    cfg.load_from = args.checkpoint
+    cfg.load_from = str(resolve_checkpoint(config_source(args.config), args.checkpoint))  # 'zoo': the published one
     if args.work_dir:
         cfg.work_dir = args.work_dir
     if args.show:
@@ -168,18 +206,63 @@ def default_device(requested: str | None) -> str:
     return requested or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def cmd_infer(args: argparse.Namespace) -> int:
     from seglab.config import parse_cfg_options
     from seglab.inference import infer_files, init_model
 
-    model = init_model(args.config, args.checkpoint, default_device(args.device), parse_cfg_options(args.cfg_options))
-    written, failed = infer_files(model, args.inputs, args.out, args.opacity, args.tta, args.tta_scales)
+    if (args.backend or ("onnxruntime" if args.config.endswith(".onnx") else "pytorch")) == "onnxruntime":
+        from seglab.deploy import OnnxSegmentor
+
+        if args.tta or args.cfg_options:
+            raise SeglabError("--tta and --cfg-options need the PyTorch backend (a config and a checkpoint)")
+        model, inputs = OnnxSegmentor(args.config, default_device(args.device)), [args.checkpoint, *args.inputs]
+    else:
+        if not args.inputs:
+            raise SeglabError("usage: seglab infer CONFIG CHECKPOINT INPUT... --out DIR (no INPUT given)")
+        options = parse_cfg_options(args.cfg_options)
+        model, inputs = init_model(args.config, args.checkpoint, default_device(args.device), options), args.inputs
+    written, failed = infer_files(model, inputs, args.out, args.opacity, args.tta, args.tta_scales)
     print(f"wrote labels and overlays for {len(written)} image(s) to {Path(args.out).resolve()}")
     for path, reason in failed:
         print(f"failed: {path}: {reason}", file=sys.stderr)
     if failed:
         print(f"{len(failed)} input(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from seglab.config import parse_cfg_options
+    from seglab.deploy.onnx_export import default_shape, export_onnx, verify_onnx
+    from seglab.inference import init_model
+
+    model = init_model(args.config, args.checkpoint, "cpu", parse_cfg_options(args.cfg_options))
+    shape = tuple(args.shape) if args.shape else default_shape(model.cfg)
+    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".onnx")
+    export_onnx(model, out, shape, args.dynamic_shape, args.argmax)
+    kind = "labels" if args.argmax else "logits"
+    h, w = shape
+    size = f"N x 3 x H x W (example {h}x{w})" if args.dynamic_shape else f"1 x 3 x {h} x {w}"
+    print(f"wrote {out.resolve()}: input 'image' {size} float32 BGR 0-255 -> '{kind}'")
+    if importlib.util.find_spec("onnxruntime") is None:
+        print("onnxruntime is not installed, so the file was not checked: pip install onnxruntime")
+        return 0
+    check = verify_onnx(model, out, shape, args.dynamic_shape)
+    if check["argmax"]:
+        print(f"onnxruntime check: {check['max_error']:.2e} of labels differ from PyTorch")
+    else:
+        error, largest = check["max_error"], check["max_torch"]
+        print(f"onnxruntime check: max |logit difference| {error:.2e} (max |logit| {largest:.2f})")
+        if error > 1e-4 * max(largest, 1e-6):
+            print("warning: larger than float32 rounding; compare predictions before deploying this file")
+    return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -257,6 +340,32 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_zoo(args: argparse.Namespace) -> int:
+    """Exits 1 when a download fails (offline, refused, damaged), like prepare on a broken download."""
+    import json
+
+    from seglab import zoo
+
+    if args.download:
+        try:
+            path, fresh = zoo.download(args.download)
+        except zoo.DownloadError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(f"{'downloaded' if fresh else 'already cached'}: {path}")
+        return 0
+    rows = zoo.entries(args.filter, include_unshipped=args.all)
+    if args.json:
+        print(json.dumps({"summary": zoo.summary(), "configs": [e.to_json() for e in rows]}, indent=1))
+        return 0
+    if rows:
+        print(zoo.format_table(rows))
+    else:
+        print(f"no {'' if args.all else 'shipped '}config matches '{args.filter}'")
+    print(zoo.summary_line())
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from seglab.quickstart import run_quickstart
 
@@ -272,8 +381,10 @@ COMMANDS = {
     "prepare": cmd_prepare,
     "quickstart": cmd_quickstart,
     "infer": cmd_infer,
+    "export": cmd_export,
     "plot": cmd_plot,
     "benchmark": cmd_benchmark,
+    "zoo": cmd_zoo,
 }
 
 

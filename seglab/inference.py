@@ -47,7 +47,14 @@ def init_model(
     device: str = "cpu",
     cfg_options: dict | None = None,
 ) -> nn.Module:
-    """Build the config's model in eval mode on ``device``, with weights and class names from ``checkpoint``."""
+    """Build the config's model in eval mode on ``device``, with weights and class names from ``checkpoint``.
+
+    ``config`` may be a shipped config's bare name (``pspnet_r50-d8_4xb2-40k_cityscapes-512x1024``);
+    ``checkpoint='zoo'`` is its published checkpoint, once ``seglab zoo --download NAME`` has cached it."""
+    from seglab.zoo import config_source, resolve_checkpoint
+
+    config = config_source(config) if isinstance(config, str) else config
+    checkpoint = resolve_checkpoint(config, checkpoint)
     cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -198,8 +205,11 @@ def infer_files(
         except SeglabError as err:
             failed.append((path, str(err)))
             continue
-        result = inference_model(model, img, tta=tta, tta_scales=tta_scales)
-        label = result["pred_sem_seg"].cpu().numpy().astype(np.uint8)
+        if isinstance(model, nn.Module):
+            label = inference_model(model, img, tta=tta, tta_scales=tta_scales)["pred_sem_seg"].cpu().numpy()
+        else:  # an exported model: seglab.deploy.OnnxSegmentor
+            label = model.predict_labels(img)
+        label = label.astype(np.uint8)
         save_label_png(label, palette, out_dir / f"{name}.png")
         write_image(out_dir / f"{name}_overlay.png", overlay(img, label, palette, classes, opacity))
         written.append(out_dir / f"{name}.png")

@@ -21,6 +21,7 @@ from seglab.config import Config
 from seglab.data.loader import build_dataloader
 from seglab.data.transforms import unpack_tta_batch
 from seglab.engine import dist, preflight
+from seglab.engine.amp import choose_amp_dtype
 from seglab.engine.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from seglab.engine.guards import StopSignals, buffers_copy, nonfinite_mode, skip_nonfinite, stop_for_signal
 from seglab.engine.hooks import build_hooks
@@ -157,6 +158,7 @@ class Runner:
             load_checkpoint(model, cfg.load_from)
         self._setup_loop(cfg.get("train_cfg") or {}, train_loader)
         self.optim = build_optim_wrapper(model, cfg.optim_wrapper, device_type=self.device.type)
+        self.optim.amp_dtype = choose_amp_dtype(self.optim.amp_dtype, self.device.type, cfg.optim_wrapper)
         if self.optim.amp_dtype is not None:
             logger.info(f"mixed precision: autocast to {self.optim.amp_dtype} on {self.device.type}")
         self.schedule = LRSchedule(cfg.get("param_scheduler"), self.optim.optimizer, self.by_epoch, self.epoch_length)

@@ -24,7 +24,7 @@ class Upsample(nn.Module):
         self.scale_factor, self.mode, self.align_corners = scale_factor, mode, align_corners
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = [int(s * self.scale_factor) for s in x.shape[-2:]]
+        size = [torch.sym_int(s * self.scale_factor) for s in x.shape[-2:]]  # int(), symbolic while exporting
         return F.interpolate(x, size=size, mode=self.mode, align_corners=self.align_corners)
 
 

@@ -1,0 +1,337 @@
+"""The model zoo as data: which configs seglab ships, and what MMSegmentation published for each.
+
+``zoo_table.json.gz`` beside this file holds one row per model of MMSegmentation 1.2.2's
+``configs/*/metafile.yaml`` (dataset, crop, iterations, published mIoU, checkpoint URL, memory); the
+configs seglab ships are the files under ``seglab/configs/<family>/``. Nothing here is per family, so a
+family appears in ``seglab zoo`` as soon as its config files land.
+
+Published checkpoints live where ``torch.hub.load_state_dict_from_url`` keeps them
+(``torch.hub.get_dir()/checkpoints/<file name>``), so one download serves seglab and torch.hub alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import fnmatch
+import gzip
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from seglab.config import CONFIGS_DIR, Config, resolve_config_path
+from seglab.engine.checkpoint import hub_cache_path, not_a_checkpoint, safe_load
+from seglab.errors import CheckpointError, ConfigError, SeglabError
+
+TABLE_PATH = Path(__file__).with_name("zoo_table.json.gz")
+NO_CHECKPOINT = "no published checkpoint"
+ZOO = "zoo"  # the checkpoint argument that means "the published checkpoint of this config"
+
+
+class DownloadError(CheckpointError):
+    """A published checkpoint could not be fetched (offline, refused, damaged); the CLI exits 1."""
+
+
+@dataclass
+class ZooEntry:
+    """One config: seglab's shipping status and MMSegmentation's published facts."""
+
+    name: str  # family/stem, as under configs/
+    family: str
+    shipped: bool
+    published: bool  # MMSegmentation published a checkpoint (a metafile row)
+    in_mmseg: bool = True  # False: a seglab-only config
+    dataset: str | None = None
+    crop: tuple[int, int] | None = None
+    iters: int | None = None
+    mIoU: float | None = None
+    mIoU_ms_flip: float | None = None
+    weights: str | None = None
+    memory_gb: float | None = None
+    batch_size: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+
+# ----------------------------------------------------------------------------- the two sources
+@lru_cache(maxsize=1)
+def _tables() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    with gzip.open(TABLE_PATH, "rt") as f:
+        data = json.load(f)
+    return {r["name"]: r for r in data["models"]}, {r["name"]: r for r in data["unpublished"]}
+
+
+def published_table() -> dict[str, dict[str, Any]]:
+    """MMSegmentation's published rows (metafile models) by ``family/stem``."""
+    return _tables()[0]
+
+
+def unpublished_table() -> dict[str, dict[str, Any]]:
+    """MMSegmentation's config files that no metafile row names (no published checkpoint)."""
+    return _tables()[1]
+
+
+def shipped_configs() -> dict[str, Path]:
+    """``family/stem`` -> file, for every config seglab ships (``_base_`` excluded)."""
+    return {
+        f"{path.parent.name}/{path.stem}": path
+        for path in sorted(CONFIGS_DIR.glob("*/*.py"))
+        if path.parent.name != "_base_" and not path.name.startswith("_")
+    }
+
+
+def _from_config_file(name: str, path: Path) -> ZooEntry:
+    """Facts of a seglab-only config, read from the file itself (once per file version)."""
+    return _read_config_facts(name, path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _read_config_facts(name: str, path: Path, mtime_ns: int) -> ZooEntry:
+    entry = ZooEntry(name=name, family=name.split("/")[0], shipped=True, published=False, in_mmseg=False)
+    try:
+        cfg = Config.fromfile(path)
+    except SeglabError:
+        return entry
+    crop = cfg.get("crop_size")
+    entry.crop = tuple(crop) if isinstance(crop, list | tuple) and len(crop) == 2 else None
+    entry.iters = (cfg.get("train_cfg") or {}).get("max_iters")
+    entry.dataset = ((cfg.get("test_dataloader") or {}).get("dataset") or {}).get("type")
+    return entry
+
+
+def _from_row(row: dict[str, Any], shipped: bool) -> ZooEntry:
+    crop = row.get("crop")
+    return ZooEntry(
+        name=row["name"],
+        family=row["family"],
+        shipped=shipped,
+        published=bool(row.get("weights")),
+        dataset=row.get("dataset"),
+        crop=tuple(crop) if crop else None,
+        iters=row.get("iters"),
+        mIoU=row.get("mIoU"),
+        mIoU_ms_flip=row.get("mIoU_ms_flip"),
+        weights=row.get("weights"),
+        memory_gb=row.get("memory_gb"),
+        batch_size=row.get("batch_size"),
+    )
+
+
+def _matches(entry: ZooEntry, pattern: str | None) -> bool:
+    """Substring, or glob when the pattern has ``*?[``, on name, stem, family and dataset (any case)."""
+    if not pattern:
+        return True
+    pattern = pattern.lower()
+    fields = [entry.name, entry.name.split("/")[-1], entry.family, entry.dataset or ""]
+    fields = [f.lower() for f in fields]
+    if any(c in pattern for c in "*?["):
+        return any(fnmatch.fnmatchcase(f, pattern) for f in fields)
+    return any(pattern in f for f in fields)
+
+
+def entries(pattern: str | None = None, include_unshipped: bool = False) -> list[ZooEntry]:
+    """Shipped configs matching ``pattern`` (and, with ``include_unshipped``, the published ones not shipped)."""
+    table, shipped = {**unpublished_table(), **published_table()}, shipped_configs()
+    found = []
+    for name in sorted(set(shipped) | (set(table) if include_unshipped else set())):
+        if name in table:
+            entry = _from_row(table[name], name in shipped)
+        else:  # seglab-only: a handful of files, read for their dataset, crop and schedule
+            entry = copy.copy(_from_config_file(name, shipped[name]))
+        if _matches(entry, pattern):
+            found.append(entry)
+    return found
+
+
+def _cell(entry: ZooEntry, column: str) -> str:
+    value = getattr(entry, column)
+    if column == "crop":
+        return "x".join(str(v) for v in value) if value else "-"
+    if column == "weights":
+        return value or NO_CHECKPOINT
+    if column == "name" and not entry.shipped:
+        return f"{value} (not shipped)"
+    return "-" if value is None else str(value)
+
+
+COLUMNS = (("name", "config"), ("dataset", "dataset"), ("crop", "crop"), ("iters", "iters"))
+COLUMNS += (("mIoU", "mIoU"), ("mIoU_ms_flip", "ms+flip"), ("weights", "checkpoint"))
+
+
+def format_table(rows: list[ZooEntry]) -> str:
+    """A plain aligned text table, one config per line."""
+    cells = [[title for _, title in COLUMNS]] + [[_cell(e, key) for key, _ in COLUMNS] for e in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def summary() -> dict[str, int]:
+    table, unpublished, shipped = published_table(), unpublished_table(), set(shipped_configs())
+    return {
+        "shipped": len(shipped),
+        "shipped_published": len(shipped & set(table)),
+        "shipped_unpublished": len(shipped & set(unpublished)),
+        "shipped_seglab_only": len(shipped - set(table) - set(unpublished)),
+        "published": len(table),
+        "unpublished": len(unpublished),
+        "shipped_families": len({n.split("/")[0] for n in shipped}),
+        "published_families": len({row["family"] for row in table.values()}),
+    }
+
+
+def summary_line() -> str:
+    s = summary()
+    return (
+        f"{s['shipped_published']} configs shipped of {s['published']} published by MMSegmentation 1.2.2, "
+        f"in {s['shipped_families']} of {s['published_families']} families; also shipped: "
+        f"{s['shipped_unpublished']} of its {s['unpublished']} configs without a published checkpoint "
+        f"and {s['shipped_seglab_only']} seglab-only"
+    )
+
+
+# ----------------------------------------------------------------------------- names and checkpoints
+def _unknown(name: str) -> ConfigError:
+    table, shipped = published_table(), shipped_configs()
+    stem = name.split("/")[-1]
+    for full in table:
+        if full == name or full.split("/")[-1] == stem:
+            return ConfigError(
+                f"'{full}' is published by MMSegmentation but seglab does not ship it yet "
+                f"('seglab zoo --all {full.split('/')[0]}' lists what is shipped and what is not)"
+            )
+    stems = [n.split("/")[-1] for n in shipped]
+    close = difflib.get_close_matches(stem, stems, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; 'seglab zoo FILTER' lists the shipped configs"
+    return ConfigError(f"'{name}' is not a config file nor the name of a shipped config{hint}")
+
+
+def is_config_name(text: str) -> bool:
+    """A bare config name (``stem`` or ``family/stem``): no ``.py``, no scope prefix, no such file."""
+    return not text.endswith(".py") and "::" not in text and text.count("/") <= 1 and not Path(text).exists()
+
+
+def find_shipped(name: str) -> Path:
+    """The shipped config file named ``stem`` or ``family/stem``."""
+    shipped = shipped_configs()
+    if name in shipped:
+        return shipped[name]
+    by_stem = [path for full, path in shipped.items() if full.split("/")[-1] == name]
+    if len(by_stem) == 1:
+        return by_stem[0]
+    if len(by_stem) > 1:
+        raise ConfigError(f"config name '{name}' is shipped in several families: use family/{name}")
+    raise _unknown(name)
+
+
+def config_source(config: str | Path) -> str | Path:
+    """What ``Config.fromfile`` should open: a bare name becomes its shipped file, anything else is unchanged."""
+    if isinstance(config, str) and is_config_name(config):
+        return find_shipped(config)
+    return config
+
+
+def zoo_name(config: str | Path | Config) -> str:
+    """The ``family/stem`` of a shipped config given by name, path, ``mmseg::`` path or loaded Config."""
+    if isinstance(config, Config):
+        config = config.filename or ""
+    if isinstance(config, str) and is_config_name(config):
+        path = find_shipped(config)
+    else:
+        path = resolve_config_path(str(config))
+    try:
+        relative = path.resolve().relative_to(CONFIGS_DIR.resolve())
+        return str(relative.with_suffix("")).replace(os.sep, "/")
+    except ValueError:  # a config of the user's own: its published twin by file name, if there is one
+        twins = [n for n in published_table() if n.split("/")[-1] == path.stem]
+        if len(twins) == 1:
+            return twins[0]
+        raise ConfigError(
+            f"checkpoint='{ZOO}' needs a config of the zoo; '{config}' is neither shipped nor named like a "
+            "published MMSegmentation config (pass the checkpoint's path instead)"
+        ) from None
+
+
+def _published_name(name: str) -> str:
+    """``family/stem`` of a published config given as ``family/stem`` or stem (shipped or not), else of a shipped one."""
+    table = published_table()
+    if name in table:
+        return name
+    by_stem = [full for full in table if full.split("/")[-1] == name]
+    return by_stem[0] if len(by_stem) == 1 else zoo_name(name)
+
+
+def checkpoint_url(name: str) -> str:
+    """The published checkpoint URL of a config (``family/stem`` or stem)."""
+    full = _published_name(name)
+    row = published_table().get(full)
+    if not row or not row.get("weights"):
+        raise CheckpointError(f"'{full}' has {NO_CHECKPOINT} (it is a seglab-only config): train it, or pass a path")
+    return row["weights"]
+
+
+def cached_checkpoint(config: str | Path | Config) -> Path:
+    """Where the published checkpoint of ``config`` is cached; an error naming the fix when it is not there."""
+    name = zoo_name(config)
+    url = checkpoint_url(name)
+    path = hub_cache_path(url)
+    if not path.is_file():
+        raise CheckpointError(
+            f"the published checkpoint of '{name}' is not downloaded: run 'seglab zoo --download {name}' "
+            f"(or download {url} and put it at {path})"
+        )
+    return path
+
+
+def resolve_checkpoint(config: str | Path | Config, checkpoint: str | Path | None) -> str | Path | None:
+    """``'zoo'`` -> the cached published checkpoint of ``config``; any other value is returned unchanged."""
+    if isinstance(checkpoint, str) and checkpoint == ZOO and not Path(ZOO).is_file():
+        return cached_checkpoint(config)
+    return checkpoint
+
+
+def _fetch_url(url: str, dst: str, progress: bool) -> None:
+    """Download ``url`` to ``dst``; the file name's ``-<hex>.`` part is checked as a SHA-256 prefix."""
+    import re
+
+    import torch
+
+    match = re.search(r"-([a-f0-9]{6,})\.", Path(url).name)
+    torch.hub.download_url_to_file(url, dst, hash_prefix=match.group(1) if match else None, progress=progress)
+
+
+def download(name: str, progress: bool = True) -> tuple[Path, bool]:
+    """Place the published checkpoint of ``name`` in the torch hub cache; returns (path, newly downloaded).
+
+    The file is fetched to a temporary name beside its target, read back as a checkpoint, then renamed,
+    so the cache never holds a partial or non-checkpoint file."""
+    url = checkpoint_url(name)
+    target = hub_cache_path(url)
+    if target.is_file() and not not_a_checkpoint(target):
+        return target, False
+    by_hand = f"download {url} by hand and put it at {target}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DownloadError(f"cannot create the cache folder {target.parent} ({err.strerror}); {by_hand}") from None
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        try:
+            _fetch_url(url, tmp, progress)
+        except Exception as err:  # noqa: BLE001 — offline, DNS, refused, HTTP errors, hash mismatch ...
+            reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+            raise DownloadError(f"cannot download {url} ({reason}); {by_hand}") from None
+        try:
+            safe_load(tmp)
+        except CheckpointError as err:
+            raise DownloadError(f"the download of {url} is not a readable checkpoint ({err}); {by_hand}") from None
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target, True

@@ -59,7 +59,7 @@ def test_slide_and_whole_inference_agree_when_input_fits_one_crop(family):
 
     from ..conftest import REPO
 
-    cfg = Config.fromfile(REPO / f"configs/{family}/{family}_r18-d8_4xb2-40k_cityscapes-512x1024.py").model
+    cfg = Config.fromfile(REPO / f"configs/{family}/{family}_r18-d8_4xb2-80k_cityscapes-512x1024.py").model
     model = build_model(cfg, load_pretrained=False).eval()
     torch.nn.init.normal_(model.decode_head.conv_seg.weight)  # logits of O(1), so differences show
     x = torch.randn(1, 3, 48, 64)

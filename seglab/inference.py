@@ -109,12 +109,14 @@ def inference_model(
     imgs: ImageInput | Sequence[ImageInput],
     tta: bool = False,
     tta_scales: Sequence[float] | None = None,
+    batch_size: int = 4,
 ) -> dict | list[dict]:
     """Predict one image (path or BGR array) or a list of them.
 
     Each result has ``pred_sem_seg`` (HxW class indices) and ``seg_logits`` (CxHxW) at the original size.
     ``tta`` averages flipped and rescaled copies (scales: ``tta_scales``, else the config's ``img_ratios``).
-    Lists run in batches of equally sized images, so a list gives what one call per image gives."""
+    Lists run in batches of up to ``batch_size`` equally sized images, so a list gives what one call per image
+    gives, and a long list needs no more memory for features than ``batch_size`` images do."""
     single = not isinstance(imgs, list | tuple)
     items = [imgs] if single else list(imgs)
     pipeline = _test_pipeline(model)
@@ -129,7 +131,10 @@ def inference_model(
         groups: dict[tuple, list[int]] = {}
         for i, p in enumerate(packed):
             groups.setdefault(tuple(p["inputs"].shape), []).append(i)
-        for indices in groups.values():
+        chunks = [
+            ids[k : k + max(batch_size, 1)] for ids in groups.values() for k in range(0, len(ids), max(batch_size, 1))
+        ]
+        for indices in chunks:
             for i, out in zip(indices, _predict(model, [packed[i] for i in indices])):
                 results[i] = {"pred_sem_seg": out["pred_sem_seg"], "seg_logits": out["seg_logits"]}
     return results[0] if single else results

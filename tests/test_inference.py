@@ -58,6 +58,23 @@ def test_list_equals_per_image_calls_including_arrays_and_sizes(trained, learnab
     assert agreement > 0.9
 
 
+def test_a_long_list_runs_in_batches_of_batch_size(trained, learnable_data, monkeypatch):
+    """A list of same-size images is predicted batch_size at a time (memory stays that of a batch), with the
+    results of one batch holding everything."""
+    import seglab.inference as inference
+
+    runner, _ = trained
+    model = init_model(runner.work_dir / "tiny.py", runner.work_dir / "iter_300.pth")
+    paths = [str(p) for p in val_images(learnable_data)[:5]]
+    sizes, predict = [], inference._predict
+    monkeypatch.setattr(inference, "_predict", lambda m, packed: sizes.append(len(packed)) or predict(m, packed))
+    chunked = inference_model(model, paths, batch_size=2)
+    assert sizes == [2, 2, 1]
+    whole = inference_model(model, paths, batch_size=5)
+    for a, b in zip(chunked, whole):
+        assert torch.equal(a["pred_sem_seg"], b["pred_sem_seg"])
+
+
 def test_infer_command_with_a_corrupt_file(trained, learnable_data, tmp_path, capsys):
     runner, _ = trained
     inputs = tmp_path / "in"

@@ -1,9 +1,8 @@
 """The checks every zoo family runs against its records from MMSegmentation 1.2.2 (tests/records/zoo/).
 
-A family's test file names its record prefix and config folders and parametrises over them; the
-assertions live here once:
+Every config's key -> shape list and the init statistics are checked for all families at once in
+test_zoo_keys.py; a family's test file parametrises the others over its records:
 
-- ``assert_config_keys``: a shipped config built on the meta device has MMSegmentation's key -> shape list;
 - ``assert_fixture_outputs``: a head/neck/backbone loaded with the recorded weights gives the recorded outputs;
 - ``assert_init_statistics``: a fresh model's per-parameter mean/std match MMSegmentation's initialisation;
 - ``assert_tiny_model_learns``: a tiny variant of the family raises mIoU on the learnable synthetic data;
@@ -22,7 +21,6 @@ import torch
 from seglab import Config, build_model
 from seglab.data.loader import build_dataloader
 from seglab.engine.runner import Runner
-from seglab.models.builder import build_on_meta
 from seglab.registry import METRICS, MODELS
 
 from ..conftest import REPO
@@ -43,17 +41,6 @@ def shipped_configs(folders: tuple[str, ...]) -> list[str]:
 
 def config_path(name: str) -> Path:
     return REPO / "configs" / f"{name}.py"
-
-
-# ------------------------------------------------------------------------------------------ key/shape lists
-def assert_config_keys(name: str, keys: dict) -> None:
-    """``keys`` is a key record: ``{"configs": {name: list_id}, "lists": {list_id: [[key, shape], ...]}}``."""
-    model = build_on_meta(Config.fromfile(config_path(name)).model)
-    ours = {k: list(v.shape) for k, v in model.state_dict().items()}
-    theirs = dict(keys["lists"][keys["configs"][name]])
-    missing, extra = sorted(set(theirs) - set(ours)), sorted(set(ours) - set(theirs))
-    assert not missing and not extra, f"missing {missing[:5]}, unexpected {extra[:5]}"
-    assert {k: v for k, v in ours.items() if theirs[k] != v} == {}
 
 
 # ------------------------------------------------------------------------------------------ numeric fixtures

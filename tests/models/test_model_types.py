@@ -80,7 +80,9 @@ ROWS: dict[str, dict] = {
     "ANNHead": dict(head={**HEAD, "in_channels": [32, 64], "in_index": [2, 3], "project_channels": 4}),
     "APCHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "pool_scales": (1, 2)}),
     "DMHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "filter_sizes": (1, 2)}),
-    "EMAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "ema_channels": 8, "num_bases": 4, "num_stages": 2}),
+    "EMAHead": dict(
+        head={**HEAD, "in_channels": 64, "in_index": 3, "ema_channels": 8, "num_bases": 4, "num_stages": 2}
+    ),
     "ISAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "isa_channels": 4, "down_factor": (3, 3)}),
     # later cascade stages, run as the second head of the CascadeEncoderDecoder row's model
     "OCRHead": dict(cascade=dict(in_channels=128, in_index=3, channels=8, ocr_channels=4, num_classes=3)),

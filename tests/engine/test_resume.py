@@ -32,7 +32,8 @@ def test_kill_and_resume_continues_the_log_and_matches_an_uninterrupted_run(tiny
     cmd = [sys.executable, "-m", "seglab", "train", str(path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 120
-    while not (work / "iter_20.pth").exists():
+    # last_checkpoint is written after iter_20.pth is renamed into place: wait for both before the kill
+    while not ((work / "last_checkpoint").exists() and "iter_20" in (work / "last_checkpoint").read_text()):
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.time() < deadline, "no checkpoint appeared"
         time.sleep(0.02)

@@ -127,12 +127,20 @@ class BaseDecodeHead(nn.Module):
         """Per-pixel losses and ``acc_seg`` against the labels, with logits resized to the label size."""
         labels = stack_labels(batch_data_samples)
         seg_logits = resize(seg_logits, labels.shape[-2:], self.align_corners)
-        losses: dict[str, torch.Tensor] = {}
         seg_weight = self.sampler.sample(seg_logits, labels) if self.sampler is not None else None
-        for loss_fn in self.loss_decode:
-            value = loss_fn(seg_logits, labels, weight=seg_weight, ignore_index=self.ignore_index)
-            losses[loss_fn.loss_name] = losses[loss_fn.loss_name] + value if loss_fn.loss_name in losses else value
+        losses = self.named_losses(seg_logits, labels, weight=seg_weight)
         losses["acc_seg"] = accuracy(seg_logits, labels, self.ignore_index, self.threshold)
+        return losses
+
+    def named_losses(
+        self, logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None, prefix: str = ""
+    ) -> dict[str, torch.Tensor]:
+        """Each ``loss_decode`` entry under ``prefix + loss_name``; entries sharing a name add up."""
+        losses: dict[str, torch.Tensor] = {}
+        for loss_fn in self.loss_decode:
+            name = prefix + loss_fn.loss_name
+            value = loss_fn(logits, labels, weight=weight, ignore_index=self.ignore_index)
+            losses[name] = losses[name] + value if name in losses else value
         return losses
 
     def predict_by_feat(self, seg_logits: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:

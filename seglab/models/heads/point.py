@@ -149,11 +149,7 @@ class PointHead(BaseCascadeDecodeHead):
         """Losses named ``point<loss_name>`` (``pointloss_ce``) and ``acc_point``, on the labels at the points."""
         labels = stack_labels(batch_data_samples).unsqueeze(1).float()
         point_labels = point_sample(labels, points, self.align_corners, mode="nearest").squeeze(1).long()
-        losses: dict[str, torch.Tensor] = {}
-        for loss_fn in self.loss_decode:
-            name = f"point{loss_fn.loss_name}"
-            value = loss_fn(point_logits, point_labels, ignore_index=self.ignore_index)
-            losses[name] = losses[name] + value if name in losses else value
+        losses = self.named_losses(point_logits, point_labels, prefix="point")
         # accuracy reads (N, C, H, W) logits: the points as a P x 1 image
         losses["acc_point"] = accuracy(point_logits.unsqueeze(3), point_labels.unsqueeze(2), self.ignore_index)
         return losses

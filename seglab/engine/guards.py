@@ -109,13 +109,14 @@ def nonfinite_terms(losses: dict[str, torch.Tensor], total: torch.Tensor, device
     """``['decode.loss_ce is nan', ...]``: the loss terms (or the total) that are not finite, on this
     process; with several processes, a bad loss on another one gives ``['the loss on another process ...']``
     so that all of them skip or stop together."""
-    bad = [
-        f"{key} is {float(value.detach().float().sum()):.4g}"
-        for key, value in losses.items()
-        if "loss" in key and isinstance(value, torch.Tensor) and not torch.isfinite(value).all()
-    ]
-    if not bad and not math.isfinite(float(total.detach())):
-        bad = [f"the total loss is {float(total.detach()):.4g}"]
+    bad = []
+    total_value = float(total.detach())  # the sum of the loss terms: finite only when every term is
+    if not math.isfinite(total_value):  # one sync per step; the terms are read only to name the culprit
+        bad = [
+            f"{key} is {float(value.detach().float().sum()):.4g}"
+            for key, value in losses.items()
+            if "loss" in key and isinstance(value, torch.Tensor) and not torch.isfinite(value).all()
+        ] or [f"the total loss is {total_value:.4g}"]
     if dist.is_distributed():
         flag = torch.tensor([len(bad)], device=device)
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)

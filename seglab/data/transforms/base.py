@@ -97,15 +97,10 @@ def need_image(results: dict, transform: str, ndim: tuple[int, ...] = (2, 3)) ->
         raise DatasetError(f"{transform}: 'img' must be a {' or '.join(map(str, ndim))}-D array, got {shape}")
     if img.size == 0:  # OpenCV hangs or fails obscurely on empty images (CLAHE never returns)
         raise DatasetError(
-            f"{transform}: the image{_from(results)} is empty (shape {img.shape}); check the file, or a crop or "
+            f"{transform}: the image of {describe_sample(results)} is empty; check the file, or a crop or "
             "resize earlier in the pipeline"
         )
     return img
-
-
-def _from(results: dict) -> str:
-    path = results.get("img_path")
-    return f" from '{path}'" if path else ""
 
 
 def optional_import(module: str, transform: str, extra: str) -> ModuleType:

@@ -1,7 +1,12 @@
-"""Training-step speed of one config per shipped family: seglab beside MMSegmentation 1.2.2.
+"""Training-step or inference speed of one config per shipped family: seglab beside MMSegmentation 1.2.2.
 
     python benchmarks/zoo_speed.py --mmseg-python /root/mmref/bin/python
     python benchmarks/zoo_speed.py --families pspnet,upernet --crop 128 --batch 2 --iters 5 --threads 1
+    python benchmarks/zoo_speed.py --mode infer --families bisenetv1,stdc --batch 1 --threads 2
+
+``--mode infer`` times eval-mode ``inference`` (no gradients) on a random image at the config's test
+size (the test pipeline's ``Resize`` scale, read as (w, h): 1024 x 2048 for a Cityscapes config, or
+``--size HxW``) and reports images/s — the figure people compare real-time networks by.
 
 The families are the folders under ``seglab/configs/`` (so a new family is timed as soon as it ships);
 each is represented by one shipped config (published, R-50 and Cityscapes/ADE20K preferred, or
@@ -65,6 +70,7 @@ def _build(impl: str, name: str):
         return model, samples
     import mmseg
     from mmengine.config import Config as MMConfig
+    from mmengine.config import ConfigDict
     from mmengine.structures import PixelData
     from mmseg.registry import MODELS
     from mmseg.structures import SegDataSample
@@ -72,7 +78,7 @@ def _build(impl: str, name: str):
 
     register_all_modules()
     cfg = MMConfig.fromfile(Path(mmseg.__file__).parent / ".mim" / "configs" / f"{name}.py")
-    model = MODELS.build(_plain(cfg.model.to_dict()))
+    model = MODELS.build(ConfigDict(_plain(cfg.model.to_dict())))  # attribute access to test_cfg
     model.init_weights()
 
     def samples(labels):
@@ -88,12 +94,14 @@ def _build(impl: str, name: str):
 
 
 def worker(args: argparse.Namespace) -> dict:
-    """Time ``loss`` + ``backward`` of one config in this process; returns the summary."""
+    """Time ``loss`` + ``backward`` (or eval-mode ``inference``) of one config in this process."""
     import torch
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model, make_samples = _build(args.worker, args.worker_config)
+    if args.mode == "infer":
+        return _time_inference(model, args)
     model.train()
     num_classes = model.num_classes
     inputs = torch.randn(args.batch, 3, args.crop, args.crop)
@@ -117,6 +125,44 @@ def worker(args: argparse.Namespace) -> dict:
         "cpu_ms": median(cpu),
         "params": sum(p.numel() for p in model.parameters()),
     }
+
+
+def _time_inference(model, args: argparse.Namespace) -> dict:
+    """Median time of ``model.inference`` on one fixed random batch at ``--size``."""
+    import torch
+
+    height, width = (int(v) for v in args.size.split("x"))
+    model.eval()
+    inputs = torch.randn(args.batch, 3, height, width)
+    shape = (height, width)
+    metas = [{"img_shape": shape, "ori_shape": shape, "pad_shape": shape} for _ in range(args.batch)]
+    wall, cpu = [], []
+    with torch.no_grad():
+        for step in range(args.warmup + args.iters):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            model.inference(inputs, metas)
+            if step >= args.warmup:
+                wall.append((time.perf_counter() - start) * 1000)
+                cpu.append((time.process_time() - start_cpu) * 1000)
+    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    ms = median(cpu) if args.clock == "cpu" else median(wall)
+    return {"ms": ms, "wall_ms": median(wall), "cpu_ms": median(cpu), "images_per_s": args.batch * 1000 / ms}
+
+
+def test_size(config: str) -> str:
+    """'HxW' of a config's test images: its test pipeline's Resize scale (w, h), or the slide crop."""
+    from seglab import Config
+
+    cfg = Config.fromfile(REPO / "seglab" / "configs" / f"{config}.py")
+    pipeline = cfg.get("test_pipeline") or cfg.test_dataloader.dataset.get("pipeline", [])
+    for step in pipeline:
+        if step.get("type") == "Resize" and step.get("scale"):
+            width, height = step["scale"]
+            return f"{height}x{width}"
+    crop = cfg.model.get("test_cfg", {}).get("crop_size")
+    if crop:
+        return f"{crop[0]}x{crop[1]}"
+    raise SystemExit(f"{config}: no Resize scale in its test pipeline; pass --size HxW")
 
 
 def _flatten(value):
@@ -150,8 +196,10 @@ def representative_configs(families: list[str] | None, overrides: dict[str, str]
 
 def measure(python: str, impl: str, config: str, args: argparse.Namespace) -> dict:
     cmd = [python, str(Path(__file__).resolve()), "--worker", impl, "--worker-config", config]
-    for key in ("crop", "batch", "iters", "warmup", "threads", "clock"):
+    for key in ("crop", "batch", "iters", "warmup", "threads", "clock", "mode"):
         cmd += [f"--{key}", str(getattr(args, key))]
+    if args.mode == "infer":
+        cmd += ["--size", args.size or test_size(config)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -168,8 +216,10 @@ def main() -> None:
     parser.add_argument("--mmseg-python", help="a Python with MMSegmentation 1.2.2, e.g. /root/mmref/bin/python")
     parser.add_argument("--families", help="comma-separated subset (default: every shipped family)")
     parser.add_argument("--config", action="append", default=[], metavar="FAMILY/STEM", help="time this config")
-    parser.add_argument("--crop", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--mode", choices=["train", "infer"], default="train")
+    parser.add_argument("--size", help="infer: image size HxW (default: the config's test size)")
+    parser.add_argument("--crop", type=int, default=128, help="train: square crop size")
+    parser.add_argument("--batch", type=int, help="images per step (default: 2 to train, 1 to infer)")
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (1: least contention)")
@@ -186,6 +236,8 @@ def main() -> None:
     parser.add_argument("--worker", choices=["seglab", "mmseg"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-config", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.batch is None:
+        args.batch = 1 if args.mode == "infer" else 2
     if args.worker:
         print(json.dumps(worker(args)))
         return
@@ -204,17 +256,32 @@ def main() -> None:
                     results[family][impl] = got
                 print(f"{family:<14} {impl:<6} {got.get('ms', got.get('error'))}", file=sys.stderr, flush=True)
 
-    print(
-        f"forward+backward, batch {args.batch} x 3 x {args.crop} x {args.crop}, {args.threads} thread(s), "
-        f"{args.clock} time, median of {args.iters} after {args.warmup} warm-up, best of {args.rounds} round(s)"
+    timed = (
+        f"eval-mode inference, batch {args.batch} at the config's test size"
+        if args.mode == "infer"
+        else f"forward+backward, batch {args.batch} x 3 x {args.crop} x {args.crop}"
     )
-    header = ("family", "config", "seglab ms/iter", "MMSeg ms/iter", "ratio")
+    print(
+        f"{timed}, {args.threads} thread(s), {args.clock} time, median of {args.iters} after {args.warmup} "
+        f"warm-up, best of {args.rounds} round(s)"
+    )
+    infer = args.mode == "infer"
+    header = (
+        ("family", "config")
+        + (("size", "seglab img/s", "MMSeg img/s") if infer else ("seglab ms/iter", "MMSeg ms/iter"))
+        + ("time ratio",)
+    )
     rows = [header]
     for family, config in configs.items():
         ours, theirs = results[family].get("seglab", {}), results[family].get("mmseg", {})
         cell = lambda r: f"{r['ms']:.0f}" if "ms" in r else ("n/a" if r else "-")  # noqa: E731
         ratio = f"{ours['ms'] / theirs['ms']:.2f}" if "ms" in ours and "ms" in theirs else "n/a"
-        rows.append((family, config.split("/")[-1], cell(ours), cell(theirs), ratio))
+        if infer:
+            rate = lambda r: f"{r['images_per_s']:.2f}" if "ms" in r else ("n/a" if r else "-")  # noqa: E731
+            size = args.size or test_size(config)
+            rows.append((family, config.split("/")[-1], size, rate(ours), rate(theirs), ratio))
+        else:
+            rows.append((family, config.split("/")[-1], cell(ours), cell(theirs), ratio))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

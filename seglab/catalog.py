@@ -97,6 +97,7 @@ MODELS = {
         "ResNetV1d": "seglab.models.backbones.resnet:ResNetV1d",
         "ResNeXt": "seglab.models.backbones.resnext:ResNeXt",
         "ResNeSt": "seglab.models.backbones.resnest:ResNeSt",
+        "MixVisionTransformer": "seglab.models.backbones.mit:MixVisionTransformer",
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",
@@ -110,6 +111,7 @@ MODELS = {
         "PSPHead": "seglab.models.heads.psp:PSPHead",
         "UPerHead": "seglab.models.heads.uper:UPerHead",
         "FPNHead": "seglab.models.heads.fpn:FPNHead",
+        "SegformerHead": "seglab.models.heads.segformer:SegformerHead",
         "OCRHead": "seglab.models.heads.ocr:OCRHead",
         "PointHead": "seglab.models.heads.point:PointHead",
         "PSAHead": "seglab.models.heads.psa:PSAHead",

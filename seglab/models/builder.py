@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from seglab.engine.checkpoint import load_checkpoint
+from seglab.engine.checkpoint import apply_checkpoint, extract_state_dict, fetch, safe_load
 from seglab.errors import ConfigError
 from seglab.models.weight_init import init_weights, pretrained_cfgs
 from seglab.registry import MODELS
@@ -77,11 +77,18 @@ def build_on_meta(cfg: dict) -> nn.Module:
 def init_pretrained(model: nn.Module) -> None:
     """Load the ``dict(type='Pretrained', checkpoint=...)`` entries of every submodule's ``init_cfg``.
 
-    Descendants load before their ancestors, so an outer module's checkpoint wins, as in MMEngine."""
+    Descendants load before their ancestors, so an outer module's checkpoint wins, as in MMEngine. A module
+    with an ``adapt_pretrained(state) -> state`` method (a backbone whose authors published weights in
+    their own layout) converts the file's tensors first, so the original release loads as it is."""
     for name, module in reversed(list(model.named_modules())):
         for init_cfg in pretrained_cfgs(getattr(module, "init_cfg", None)):
             source = init_cfg.get("checkpoint")
             if not source:
                 raise ConfigError(f"{name or 'model'}.init_cfg type 'Pretrained' needs a 'checkpoint'")
             logger.info(f"loading pre-trained weights for {name or 'model'} from {source}")
-            load_checkpoint(module, source, prefix=init_cfg.get("prefix", ""))
+            state = extract_state_dict(safe_load(fetch(str(source))))
+            prefix = init_cfg.get("prefix", "")
+            if prefix:
+                state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            adapt = getattr(module, "adapt_pretrained", None)
+            apply_checkpoint(module, adapt(state) if callable(adapt) else state, source)

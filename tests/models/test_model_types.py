@@ -56,6 +56,7 @@ ROWS: dict[str, dict] = {
     "ResNetV1d": dict(backbone=RESNET),
     "ResNeXt": dict(backbone=dict(depth=50, stem_channels=8, base_channels=8, groups=2, base_width=4, norm_cfg=NORM)),
     "ResNeSt": dict(backbone=dict(depth=50, stem_channels=8, base_channels=4, norm_cfg=NORM)),
+    "MixVisionTransformer": dict(backbone=dict(embed_dims=4, num_heads=[1, 2, 2, 4], num_layers=[1, 1, 1, 1])),
     # heads
     "FCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
     "DepthwiseSeparableFCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "dw_act_cfg": dict(type="ReLU")}),
@@ -68,6 +69,7 @@ ROWS: dict[str, dict] = {
     "FPNHead": dict(
         head={**HEAD, "in_channels": [8, 16, 32, 64], "in_index": [0, 1, 2, 3], "feature_strides": [4, 8, 8, 8]}
     ),
+    "SegformerHead": dict(head={**HEAD, "in_channels": [8, 16, 32, 64], "in_index": [0, 1, 2, 3]}),
     "PSAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "mask_size": (7, 7)}),
     "DAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "pam_channels": 4}),
     "DNLHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),

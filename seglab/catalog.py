@@ -98,6 +98,7 @@ MODELS = {
         "ResNeXt": "seglab.models.backbones.resnext:ResNeXt",
         "ResNeSt": "seglab.models.backbones.resnest:ResNeSt",
         "MixVisionTransformer": "seglab.models.backbones.mit:MixVisionTransformer",
+        "SwinTransformer": "seglab.models.backbones.swin:SwinTransformer",
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",

@@ -177,6 +177,16 @@ def _quiet_seglab_logger():
         handler.close()
 
 
+@pytest.fixture
+def seglab_log(caplog):
+    """caplog on the 'seglab' logger itself: a run earlier in the session may have stopped its propagation."""
+    logger = logging.getLogger("seglab")
+    propagate, logger.propagate = logger.propagate, True
+    with caplog.at_level(logging.INFO, logger="seglab"):
+        yield caplog
+    logger.propagate = propagate
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, learnable_data):
     """One 300-iteration run of the tiny model (checkpoints at 150 and 300), shared by several tests."""

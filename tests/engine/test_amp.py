@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 import torch
 
@@ -20,16 +18,6 @@ def probe_with(ratio: float):
         return ProbeResult(float32_s=0.010, bfloat16_s=0.010 * ratio)
 
     return probe, calls
-
-
-@pytest.fixture
-def seglab_log(caplog):
-    """caplog on the 'seglab' logger itself: a run earlier in the session may have stopped its propagation."""
-    logger = logging.getLogger("seglab")
-    propagate, logger.propagate = logger.propagate, True
-    with caplog.at_level(logging.INFO, logger="seglab"):
-        yield caplog
-    logger.propagate = propagate
 
 
 def test_slower_bfloat16_trains_in_float32_and_says_so(seglab_log):

@@ -56,6 +56,7 @@ ROWS: dict[str, dict] = {
     "ResNetV1d": dict(backbone=RESNET),
     "ResNeXt": dict(backbone=dict(depth=50, stem_channels=8, base_channels=8, groups=2, base_width=4, norm_cfg=NORM)),
     "ResNeSt": dict(backbone=dict(depth=50, stem_channels=8, base_channels=4, norm_cfg=NORM)),
+    "SwinTransformer": dict(backbone=dict(embed_dims=4, depths=[2, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=3)),
     "MixVisionTransformer": dict(backbone=dict(embed_dims=4, num_heads=[1, 2, 2, 4], num_layers=[1, 1, 1, 1])),
     # heads
     "FCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),

@@ -9,8 +9,6 @@ trains from the command line. Key/shape lists and init statistics are checked in
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 import torch
 
@@ -61,18 +59,17 @@ def test_original_layout_converts_as_mmsegmentation_converter(layouts):
 
 
 @pytest.mark.parametrize("layout", ["original", "converted"])
-def test_pretrained_file_in_either_layout_loads_through_init_cfg(layout, layouts, tmp_path, caplog):
+def test_pretrained_file_in_either_layout_loads_through_init_cfg(layout, layouts, tmp_path, seglab_log):
     path = tmp_path / "mit_b0.pth"
     torch.save({"state_dict": layouts[layout]} if layout == "converted" else layouts[layout], path)
     cfg = dict(type="MixVisionTransformer", **TINY_MIT, init_cfg=dict(type="Pretrained", checkpoint=str(path)))
     model_cfg = dict(type="EncoderDecoder", backbone=cfg, decode_head=dict(type="SegformerHead", **HEAD_ARGS))
-    with caplog.at_level(logging.INFO, logger="seglab"):
-        model = build_model(model_cfg)
+    model = build_model(model_cfg)
     state = model.backbone.state_dict()
     for key, value in layouts["converted"].items():
         assert torch.equal(state[key], value), key
-    assert "missing in checkpoint" not in caplog.text and "unexpected" not in caplog.text
-    assert ("converted the original SegFormer layout" in caplog.text) == (layout == "original")
+    assert "missing in checkpoint" not in seglab_log.text and "unexpected" not in seglab_log.text
+    assert ("converted the original SegFormer layout" in seglab_log.text) == (layout == "original")
 
 
 # ------------------------------------------------------------------------------------------ options and mistakes

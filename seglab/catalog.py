@@ -99,6 +99,10 @@ MODELS = {
         "ResNeSt": "seglab.models.backbones.resnest:ResNeSt",
         "MixVisionTransformer": "seglab.models.backbones.mit:MixVisionTransformer",
         "SwinTransformer": "seglab.models.backbones.swin:SwinTransformer",
+        "ConvNeXt": "seglab.models.backbones.convnext:ConvNeXt",
+        "mmpretrain.ConvNeXt": "seglab.models.backbones.convnext:ConvNeXt",
+        "PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
+        "mmpretrain.PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",

@@ -147,7 +147,10 @@ def import_custom_modules(custom_imports: dict | None) -> None:
     names: Iterable[str] = custom_imports["imports"]
     for name in [names] if isinstance(names, str) else names:
         if name.split(".")[0] in OPENMMLAB_PACKAGES:
-            logger.info(f"custom_imports: '{name}' is not imported; seglab provides the types configs use from it")
+            logger.info(
+                f"custom_imports: '{name}' is not imported; seglab provides the types configs use from it "
+                "(nothing to install)"
+            )
             continue
         try:
             importlib.import_module(name)

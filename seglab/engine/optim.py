@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
+from seglab.engine.layer_decay import CONSTRUCTORS
 from seglab.errors import ConfigError
 from seglab.registry import PARAM_SCHEDULERS, check_arguments
 
@@ -141,7 +142,16 @@ class OptimWrapper:
             self.scaler.load_state_dict(state["loss_scaler"])
 
 
-WRAPPER_KEYS = {"type", "optimizer", "clip_grad", "paramwise_cfg", "accumulative_counts", "loss_scale", "dtype"}
+WRAPPER_KEYS = {
+    "type",
+    "optimizer",
+    "clip_grad",
+    "paramwise_cfg",
+    "constructor",
+    "accumulative_counts",
+    "loss_scale",
+    "dtype",
+}
 
 
 def build_optim_wrapper(model: nn.Module, cfg: dict, amp: bool = False, device_type: str = "cpu") -> OptimWrapper:
@@ -163,7 +173,14 @@ def build_optim_wrapper(model: nn.Module, cfg: dict, amp: bool = False, device_t
     check_arguments(opt_class, {"params": None, **opt_cfg}, f"optimizer type '{opt_type}'")
     base_lr = opt_cfg.get("lr", 1e-3)
     base_wd = opt_cfg.get("weight_decay", 0.0)
-    groups = merge_groups(param_groups(model, base_lr, base_wd, cfg.get("paramwise_cfg")))
+    constructor = cfg.get("constructor", "DefaultOptimWrapperConstructor")
+    if constructor == "DefaultOptimWrapperConstructor":
+        groups = merge_groups(param_groups(model, base_lr, base_wd, cfg.get("paramwise_cfg")))
+    elif constructor in CONSTRUCTORS:  # layer-wise lr decay (seglab.engine.layer_decay)
+        groups = CONSTRUCTORS[constructor](model, base_lr, base_wd, cfg.get("paramwise_cfg"))
+    else:
+        known = ", ".join(["DefaultOptimWrapperConstructor", *CONSTRUCTORS])
+        raise ConfigError(f"optim_wrapper.constructor '{constructor}' is unknown; use one of {known}")
     optimizer = opt_class(groups, **opt_cfg)
     use_amp = amp or wrapper_type == "AmpOptimWrapper"
     amp_dtype = None

@@ -46,13 +46,13 @@ class Runner:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         check_key_spelling(cfg)
-        import_custom_modules(cfg.get("custom_imports"))
         dist.init(((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend"))
         stem = Path(cfg.filename).stem if cfg.filename else "seglab"
         self.work_dir = Path(cfg.get("work_dir") or Path("work_dirs") / stem).resolve()
         self.timestamp = dist.broadcast_object(time.strftime("%Y%m%d_%H%M%S"))
         self.log_dir = self.work_dir / self.timestamp
         setup_logging(self.log_dir / f"{self.timestamp}.log", cfg.get("log_level", "INFO"))
+        import_custom_modules(cfg.get("custom_imports"))  # after the log is set up: it says what it skips
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.seed = apply_environment(cfg)
         vis_backends = [b.get("type") for b in (cfg.get("visualizer") or {}).get("vis_backends") or []]

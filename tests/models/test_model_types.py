@@ -58,6 +58,29 @@ ROWS: dict[str, dict] = {
     "ResNeSt": dict(backbone=dict(depth=50, stem_channels=8, base_channels=4, norm_cfg=NORM)),
     "SwinTransformer": dict(backbone=dict(embed_dims=4, depths=[2, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=3)),
     "MixVisionTransformer": dict(backbone=dict(embed_dims=4, num_heads=[1, 2, 2, 4], num_layers=[1, 1, 1, 1])),
+    "ConvNeXt": dict(
+        backbone=dict(
+            arch=dict(depths=[1, 1, 1, 1], channels=[4, 8, 8, 8]),
+            out_indices=[0, 1, 2, 3],
+            gap_before_final_norm=False,
+            use_grn=True,
+        )
+    ),
+    "mmpretrain.ConvNeXt": dict(
+        backbone=dict(
+            arch=dict(depths=[1, 1, 2, 1], channels=[4, 8, 8, 8]),
+            out_indices=[1, 3],
+            gap_before_final_norm=False,
+            drop_path_rate=0.2,
+            layer_scale_init_value=1.0,
+        )
+    ),
+    "PoolFormer": dict(backbone=dict(arch=dict(layers=[1, 1, 1, 1], embed_dims=[4, 8, 8, 8]), out_indices=(0, 2, 4))),
+    "mmpretrain.PoolFormer": dict(
+        backbone=dict(
+            arch=dict(layers=[1, 1, 2, 1], embed_dims=[4, 8, 12, 16]), out_indices=(0, 2, 4, 6), drop_path_rate=0.1
+        )
+    ),
     # heads
     "FCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
     "DepthwiseSeparableFCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "dw_act_cfg": dict(type="ReLU")}),

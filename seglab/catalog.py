@@ -99,6 +99,9 @@ MODELS = {
         "ResNeSt": "seglab.models.backbones.resnest:ResNeSt",
         "MixVisionTransformer": "seglab.models.backbones.mit:MixVisionTransformer",
         "SwinTransformer": "seglab.models.backbones.swin:SwinTransformer",
+        "CGNet": "seglab.models.backbones.cgnet:CGNet",
+        "ERFNet": "seglab.models.backbones.erfnet:ERFNet",
+        "ICNet": "seglab.models.backbones.icnet:ICNet",
         "ConvNeXt": "seglab.models.backbones.convnext:ConvNeXt",
         "mmpretrain.ConvNeXt": "seglab.models.backbones.convnext:ConvNeXt",
         "PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
@@ -107,6 +110,7 @@ MODELS = {
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",
         "JPU": "seglab.models.necks.jpu:JPU",
+        "ICNeck": "seglab.models.necks.ic_neck:ICNeck",
     },
     "head": {
         "ASPPHead": "seglab.models.heads.aspp:ASPPHead",

@@ -106,6 +106,7 @@ MODELS = {
         "mmpretrain.ConvNeXt": "seglab.models.backbones.convnext:ConvNeXt",
         "PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
         "mmpretrain.PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
+        "HRNet": "seglab.models.backbones.hrnet:HRNet",
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",

@@ -99,6 +99,10 @@ MODELS = {
         "ResNeSt": "seglab.models.backbones.resnest:ResNeSt",
         "MixVisionTransformer": "seglab.models.backbones.mit:MixVisionTransformer",
         "SwinTransformer": "seglab.models.backbones.swin:SwinTransformer",
+        "BiSeNetV1": "seglab.models.backbones.bisenetv1:BiSeNetV1",
+        "BiSeNetV2": "seglab.models.backbones.bisenetv2:BiSeNetV2",
+        "STDCNet": "seglab.models.backbones.stdc:STDCNet",
+        "STDCContextPathNet": "seglab.models.backbones.stdc:STDCContextPathNet",
         "CGNet": "seglab.models.backbones.cgnet:CGNet",
         "ERFNet": "seglab.models.backbones.erfnet:ERFNet",
         "ICNet": "seglab.models.backbones.icnet:ICNet",
@@ -136,6 +140,7 @@ MODELS = {
         "GCHead": "seglab.models.heads.gc:GCHead",
         "NLHead": "seglab.models.heads.nl:NLHead",
         "CCHead": "seglab.models.heads.cc:CCHead",
+        "STDCHead": "seglab.models.heads.stdc_head:STDCHead",
     },
     "loss": {
         "CrossEntropyLoss": "seglab.models.losses.cross_entropy:CrossEntropyLoss",

@@ -67,7 +67,8 @@ class BaseSegmentor(nn.Module):
         """Every head predicts the main head's classes; fail at build time naming the odd one out."""
         (main_name, main), *others = list(self.heads())
         for name, head in others:
-            if head.num_classes != main.num_classes:
+            # an auxiliary head with its own targets (STDCHead's boundaries) sets predicts_classes = False
+            if getattr(head, "predicts_classes", True) and head.num_classes != main.num_classes:
                 raise ConfigError(
                     f"{name}.num_classes={head.num_classes} but {main_name}.num_classes={main.num_classes}; "
                     "set both to the number of classes"

@@ -111,6 +111,8 @@ MODELS = {
         "PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
         "mmpretrain.PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
         "HRNet": "seglab.models.backbones.hrnet:HRNet",
+        "PIDNet": "seglab.models.backbones.pidnet:PIDNet",
+        "DDRNet": "seglab.models.backbones.ddrnet:DDRNet",
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",
@@ -128,6 +130,8 @@ MODELS = {
         "SegformerHead": "seglab.models.heads.segformer:SegformerHead",
         "OCRHead": "seglab.models.heads.ocr:OCRHead",
         "PointHead": "seglab.models.heads.point:PointHead",
+        "PIDHead": "seglab.models.heads.pid_head:PIDHead",
+        "DDRHead": "seglab.models.heads.ddr_head:DDRHead",
         "PSAHead": "seglab.models.heads.psa:PSAHead",
         "EncHead": "seglab.models.heads.enc:EncHead",
         "ANNHead": "seglab.models.heads.ann:ANNHead",

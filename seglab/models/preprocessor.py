@@ -88,8 +88,9 @@ class SegDataPreProcessor(nn.Module):
             batch.append(F.pad(img, (0, pad_w, 0, pad_h), value=self.pad_val) if pad_h or pad_w else img)
             sample["img_shape"] = tuple(img.shape[-2:])
             sample["pad_shape"] = (h, w)
-            if "gt_sem_seg" in sample:
-                gt = sample["gt_sem_seg"].to(device)
-                gt_pad_h, gt_pad_w = h - gt.shape[-2], w - gt.shape[-1]
-                sample["gt_sem_seg"] = F.pad(gt, (0, gt_pad_w, 0, gt_pad_h), value=self.seg_pad_val) if training else gt
+            for key in ("gt_sem_seg", "gt_edge_map"):  # PIDNet's edge targets pad as the labels do (MMSeg too)
+                if key in sample:
+                    gt = sample[key].to(device)
+                    gt_pad_h, gt_pad_w = h - gt.shape[-2], w - gt.shape[-1]
+                    sample[key] = F.pad(gt, (0, gt_pad_w, 0, gt_pad_h), value=self.seg_pad_val) if training else gt
         return torch.stack(batch), samples

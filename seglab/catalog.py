@@ -111,6 +111,7 @@ MODELS = {
         "PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
         "mmpretrain.PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
         "HRNet": "seglab.models.backbones.hrnet:HRNet",
+        "UNet": "seglab.models.backbones.unet:UNet",
         "PIDNet": "seglab.models.backbones.pidnet:PIDNet",
         "DDRNet": "seglab.models.backbones.ddrnet:DDRNet",
     },

@@ -7,7 +7,7 @@ validation does; predictions come back at each image's original size.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -141,30 +141,47 @@ def inference_model(
 
 
 def tta_predict(model: nn.Module, img: ImageInput, scales: Sequence[float]) -> dict:
-    """Average class probabilities over rescaled and horizontally flipped copies of one image."""
+    """Average class probabilities over rescaled and horizontally flipped copies of one image.
+
+    Copies are made one at a time as the average consumes them: one rescaled image exists at once."""
     from seglab.data.transforms import RandomFlip, Resize
 
     loaded = _load(img)
-    copies = []
-    for scale in scales:
-        for flip in (False, True):
-            sample = Resize(scale_factor=scale, keep_ratio=True)(copy.deepcopy(loaded))
-            packed = PackSegInputs()(RandomFlip(prob=1.0 if flip else 0.0)(sample))
-            copies.append({"inputs": [packed["inputs"]], "data_samples": [packed["data_samples"]]})
-    merged = merge_augmented(model, copies)
+
+    def copies() -> Iterator[dict]:
+        for scale in scales:
+            for flip in (False, True):
+                sample = Resize(scale_factor=scale, keep_ratio=True)(copy.deepcopy(loaded))
+                packed = PackSegInputs()(RandomFlip(prob=1.0 if flip else 0.0)(sample))
+                yield {"inputs": [packed["inputs"]], "data_samples": [packed["data_samples"]]}
+
+    merged = merge_augmented(model, copies())
     return {"pred_sem_seg": merged["pred_sem_seg"], "seg_logits": merged["seg_logits"]}
 
 
-def merge_augmented(model: nn.Module, augmented: list[dict]) -> dict:
+def merge_augmented(model: nn.Module, augmented: Iterable[dict]) -> dict:
     """One image's prediction from its ``TestTimeAug`` copies (each a one-sample batch): the class
-    probabilities are averaged, as MMSegmentation's SegTTAModel does."""
-    outs = [model.predict(*model.data_preprocessor(batch, training=False))[0] for batch in augmented]
-    probabilities = sum(logits_to_probabilities(o["seg_logits"].unsqueeze(0))[0] for o in outs) / len(outs)
-    return {
-        **outs[0],
-        "seg_logits": probabilities,
-        "pred_sem_seg": probabilities_to_labels(probabilities, model.threshold),
-    }
+    probabilities are averaged, as MMSegmentation's SegTTAModel does.
+
+    A running sum: each copy's full-resolution logits are dropped once added, so memory stays at the sum
+    plus one copy's prediction however many copies there are (same values as summing a list in order)."""
+    total: torch.Tensor | None = None
+    first: dict = {}
+    count = 0
+    for batch in augmented:
+        out = model.predict(*model.data_preprocessor(batch, training=False))[0]
+        probabilities = logits_to_probabilities(out.pop("seg_logits").unsqueeze(0))[0]
+        out.pop("pred_sem_seg", None)
+        if total is None:
+            total, first = probabilities, out
+        else:
+            total += probabilities
+        count += 1
+        del out, probabilities
+    if total is None:
+        raise ConfigError("test-time augmentation produced no augmented copies of the image")
+    total /= count
+    return {**first, "seg_logits": total, "pred_sem_seg": probabilities_to_labels(total, model.threshold)}
 
 
 def expand_inputs(inputs: Sequence[str]) -> list[tuple[Path, str]]:

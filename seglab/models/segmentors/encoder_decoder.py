@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models.segmentors.base import BaseSegmentor, build_heads
+from seglab.models.segmentors.sliding_window import pair, slide_logits
 from seglab.registry import MODELS
 
 TEST_MODES = ("whole", "slide")
@@ -107,23 +107,18 @@ class EncoderDecoder(BaseSegmentor):
         return self.encode_decode(inputs, batch_img_metas)
 
     def slide_inference(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Average logits of overlapping ``crop_size`` windows taken every ``stride`` pixels."""
+        """Average logits of overlapping ``crop_size`` windows taken every ``stride`` pixels, accumulated in
+        place (``sliding_window.slide_logits``); ``test_cfg.slide_batch_size`` windows (default 1, as
+        MMSegmentation) run per forward, which bounds memory at the output plus one window batch."""
         if "crop_size" not in self.test_cfg or "stride" not in self.test_cfg:
             raise ConfigError("model.test_cfg mode='slide' needs crop_size=(h, w) and stride=(h, w)")
-        h_stride, w_stride = self.test_cfg["stride"]
-        h_crop, w_crop = self.test_cfg["crop_size"]
-        n, _, h_img, w_img = inputs.shape
-        h_grids = max(h_img - h_crop + h_stride - 1, 0) // h_stride + 1
-        w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
-        logits = inputs.new_zeros((n, self.out_channels, h_img, w_img))
-        counts = inputs.new_zeros((n, 1, h_img, w_img))
-        for h_idx in range(h_grids):
-            for w_idx in range(w_grids):
-                y2 = min(h_idx * h_stride + h_crop, h_img)
-                x2 = min(w_idx * w_stride + w_crop, w_img)
-                y1, x1 = max(y2 - h_crop, 0), max(x2 - w_crop, 0)
-                crop = inputs[:, :, y1:y2, x1:x2]
-                crop_logits = self.encode_decode(crop, [{"pad_shape": tuple(crop.shape[2:])}] * n)
-                logits += F.pad(crop_logits, (x1, w_img - x2, y1, h_img - y2))
-                counts[:, :, y1:y2, x1:x2] += 1
-        return logits / counts
+        crop = pair(self.test_cfg["crop_size"], "crop_size")
+        stride = pair(self.test_cfg["stride"], "stride")
+        batch_size = self.test_cfg.get("slide_batch_size", 1)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"model.test_cfg.slide_batch_size must be an int >= 1, got {batch_size!r}")
+
+        def encode(crops: torch.Tensor) -> torch.Tensor:
+            return self.encode_decode(crops, [{"pad_shape": tuple(crops.shape[2:])}] * crops.shape[0])
+
+        return slide_logits(encode, inputs, self.out_channels, crop, stride, batch_size)

@@ -110,6 +110,9 @@ MODELS = {
         "mmpretrain.ConvNeXt": "seglab.models.backbones.convnext:ConvNeXt",
         "PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
         "mmpretrain.PoolFormer": "seglab.models.backbones.poolformer:PoolFormer",
+        "MobileNetV2": "seglab.models.backbones.mobilenet_v2:MobileNetV2",
+        "MobileNetV3": "seglab.models.backbones.mobilenet_v3:MobileNetV3",
+        "FastSCNN": "seglab.models.backbones.fast_scnn:FastSCNN",
         "HRNet": "seglab.models.backbones.hrnet:HRNet",
         "UNet": "seglab.models.backbones.unet:UNet",
         "PIDNet": "seglab.models.backbones.pidnet:PIDNet",
@@ -146,6 +149,7 @@ MODELS = {
         "NLHead": "seglab.models.heads.nl:NLHead",
         "CCHead": "seglab.models.heads.cc:CCHead",
         "STDCHead": "seglab.models.heads.stdc_head:STDCHead",
+        "LRASPPHead": "seglab.models.heads.lraspp:LRASPPHead",
     },
     "loss": {
         "CrossEntropyLoss": "seglab.models.losses.cross_entropy:CrossEntropyLoss",

@@ -56,6 +56,21 @@ ROWS: dict[str, dict] = {
     "ResNetV1d": dict(backbone=RESNET),
     "ResNeXt": dict(backbone=dict(depth=50, stem_channels=8, base_channels=8, groups=2, base_width=4, norm_cfg=NORM)),
     "ResNeSt": dict(backbone=dict(depth=50, stem_channels=8, base_channels=4, norm_cfg=NORM)),
+    "HRNet": dict(
+        backbone=dict(
+            norm_cfg=NORM,
+            extra={
+                f"stage{i}": dict(
+                    num_modules=1,
+                    num_branches=i,
+                    block="BOTTLENECK" if i == 1 else "BASIC",
+                    num_blocks=(1,) * i,
+                    num_channels=tuple(4 * 2**b for b in range(i)),
+                )
+                for i in (1, 2, 3, 4)
+            },
+        )
+    ),
     "SwinTransformer": dict(backbone=dict(embed_dims=4, depths=[2, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=3)),
     "MixVisionTransformer": dict(backbone=dict(embed_dims=4, num_heads=[1, 2, 2, 4], num_layers=[1, 1, 1, 1])),
     "ConvNeXt": dict(
@@ -81,6 +96,84 @@ ROWS: dict[str, dict] = {
             arch=dict(layers=[1, 1, 2, 1], embed_dims=[4, 8, 12, 16]), out_indices=(0, 2, 4, 6), drop_path_rate=0.1
         )
     ),
+    "UNet": dict(backbone=dict(base_channels=4, norm_cfg=NORM, upsample_cfg=dict(type="DeconvModule"))),
+    "CGNet": dict(backbone=dict(num_channels=(8, 8, 8), num_blocks=(1, 2), reductions=(2, 4), norm_cfg=NORM)),
+    "ERFNet": dict(
+        backbone=dict(
+            enc_downsample_channels=(4, 8, 12),
+            enc_stage_non_bottlenecks=(1, 2),
+            enc_non_bottleneck_dilations=(2,),
+            enc_non_bottleneck_channels=(8, 12),
+            dec_upsample_channels=(8, 4),
+            dec_stages_non_bottleneck=(1, 1),
+            dec_non_bottleneck_channels=(8, 4),
+        )
+    ),
+    "ICNet": dict(
+        backbone=dict(
+            backbone_cfg={**RESNET, "type": "ResNetV1c", "dilations": (1, 1, 2, 4), "strides": (1, 2, 1, 1)},
+            layer_channels=(16, 64),
+            light_branch_middle_channels=4,
+            psp_out_channels=8,
+            out_channels=(4, 8, 8),
+            norm_cfg=NORM,
+        )
+    ),
+    "PIDNet": dict(backbone=dict(channels=4, ppm_channels=4, num_branch_blocks=2, norm_cfg=NORM)),
+    "DDRNet": dict(backbone=dict(channels=4, ppm_channels=4, norm_cfg=NORM)),
+    "MobileNetV2": dict(backbone=dict(widen_factor=0.125, out_indices=(1, 6), norm_cfg=NORM)),
+    "MobileNetV3": dict(backbone=dict(arch="small", reduction_factor=8, norm_cfg=NORM)),
+    "FastSCNN": dict(
+        backbone=dict(
+            downsample_dw_channels=(4, 8),
+            global_in_channels=8,
+            global_block_channels=(8, 12, 16),
+            global_out_channels=16,
+            higher_in_channels=8,
+            lower_in_channels=16,
+            fusion_out_channels=16,
+            norm_cfg=NORM,
+        )
+    ),
+    "BiSeNetV1": dict(
+        backbone=dict(
+            backbone_cfg={**RESNET, "type": "ResNet", "base_channels": 4},
+            spatial_channels=(4, 4, 4, 8),
+            context_channels=(8, 16, 32),
+            out_channels=8,
+        )
+    ),
+    "BiSeNetV2": dict(
+        backbone=dict(
+            detail_channels=(4, 4, 8), semantic_channels=(4, 4, 8, 8), semantic_expansion_ratio=2, bga_channels=8
+        )
+    ),
+    "STDCNet": dict(
+        backbone=dict(
+            stdc_type="STDCNet1",
+            in_channels=3,
+            channels=(4, 8, 8, 16, 16),
+            bottleneck_type="add",
+            norm_cfg=NORM,
+            act_cfg=None,
+        )
+    ),
+    "STDCContextPathNet": dict(
+        backbone=dict(
+            backbone_cfg=dict(
+                type="STDCNet",
+                stdc_type="STDCNet1",
+                in_channels=3,
+                channels=(4, 8, 8, 16, 16),
+                bottleneck_type="cat",
+                norm_cfg=NORM,
+                act_cfg=dict(type="ReLU"),
+            ),
+            last_in_channels=(16, 16),
+            out_channels=8,
+            ffm_cfg=dict(in_channels=16, out_channels=8),
+        )
+    ),
     # heads
     "FCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
     "DepthwiseSeparableFCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "dw_act_cfg": dict(type="ReLU")}),
@@ -100,6 +193,26 @@ ROWS: dict[str, dict] = {
     "GCHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
     "NLHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
     "CCHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
+    "STDCHead": dict(
+        head={
+            **HEAD,
+            "num_classes": 2,
+            "in_channels": 8,
+            "in_index": 0,
+            "loss_decode": [dict(type="CrossEntropyLoss", use_sigmoid=True), dict(type="DiceLoss")],
+        }
+    ),
+    # LR-ASPP pools its last input with a fixed 49x49 window
+    "LRASPPHead": dict(
+        head={
+            **HEAD,
+            "in_channels": (8, 16, 32),
+            "in_index": (0, 1, 2),
+            "input_transform": "multiple_select",
+            "branch_channels": (4, 4),
+        },
+        features=[(8, 56, 56), (16, 52, 52), (32, 49, 49)],
+    ),
     "EncHead": dict(
         head={**HEAD, "in_channels": [16, 32, 64], "in_index": [1, 2, 3], "num_codes": 4, "add_lateral": True}
     ),
@@ -110,6 +223,22 @@ ROWS: dict[str, dict] = {
         head={**HEAD, "in_channels": 64, "in_index": 3, "ema_channels": 8, "num_bases": 4, "num_stages": 2}
     ),
     "ISAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "isa_channels": 4, "down_factor": (3, 3)}),
+    # two-branch heads: the training-mode maps of PIDNet (p, fused, d; edge targets) and DDRNet (stage 3, output)
+    "PIDHead": dict(
+        head={
+            **HEAD,
+            "in_channels": 8,
+            "loss_decode": [
+                dict(type=t) for t in ("CrossEntropyLoss", "CrossEntropyLoss", "BoundaryLoss", "OhemCrossEntropy")
+            ],
+        },
+        features=[(4, 8, 8), (8, 8, 8), (4, 8, 8)],
+        edges=True,
+    ),
+    "DDRHead": dict(
+        head={**HEAD, "in_channels": 8, "loss_decode": [dict(type="CrossEntropyLoss")] * 2},
+        features=[(4, 8, 8), (8, 8, 8)],
+    ),
     # later cascade stages, run as the second head of the CascadeEncoderDecoder row's model
     "OCRHead": dict(cascade=dict(in_channels=128, in_index=3, channels=8, ocr_channels=4, num_classes=3)),
     "PointHead": dict(
@@ -122,6 +251,7 @@ ROWS: dict[str, dict] = {
     # necks
     "FPN": dict(neck=dict(in_channels=[8, 16, 32, 64], out_channels=8, num_outs=5, add_extra_convs="on_output")),
     "JPU": dict(neck=dict(in_channels=(8, 16, 32, 64), mid_channels=8, dilations=(1, 2))),
+    "ICNeck": dict(neck=dict(in_channels=(8, 16, 16), out_channels=8), features=[(8, 16, 16), (16, 8, 8), (16, 4, 4)]),
     # losses
     "CrossEntropyLoss": dict(loss=dict(avg_non_ignore=True), ignored_pixels_free=True),
     # as MMSegmentation's, the Dice denominator counts the predictions at ignored pixels
@@ -143,9 +273,9 @@ def test_every_registered_model_type_has_a_row():
     assert sorted(shipped - set(ROWS)) == []
 
 
-def features(requires_grad: bool = True) -> list[torch.Tensor]:
+def features(requires_grad: bool = True, shapes: list[tuple[int, int, int]] = FEATURES) -> list[torch.Tensor]:
     torch.manual_seed(0)
-    return [torch.randn(2, c, h, w, requires_grad=requires_grad) for c, h, w in FEATURES]
+    return [torch.randn(2, c, h, w, requires_grad=requires_grad) for c, h, w in shapes]
 
 
 def assert_gradients_reach(module: torch.nn.Module, *leaves: torch.Tensor) -> None:
@@ -193,19 +323,21 @@ def test_build_forward_backward(name):
     elif "head" in row:
         assert kind in ("head", "neck")
         head = MODELS.build({**row["head"], "type": name}).train()
-        feats = features()
+        feats = features(shapes=row.get("features", FEATURES))
         samples = [{"gt_sem_seg": torch.randint(0, 3, (1, 64, 64))} for _ in range(2)]
+        for sample in samples if row.get("edges") else []:
+            sample["gt_edge_map"] = torch.randint(0, 2, (1, 64, 64))
         losses = head.loss(feats, samples, {})
         sum(v for k, v in losses.items() if "loss" in k).backward()
         assert_gradients_reach(head)
         head.eval()
         with torch.no_grad():
-            logits = head.predict(features(False), [{"pad_shape": (64, 64)}] * 2, {})
+            logits = head.predict(features(False, row.get("features", FEATURES)), [{"pad_shape": (64, 64)}] * 2, {})
         assert logits.shape == (2, head.out_channels, 64, 64)
     elif "neck" in row:
         assert kind == "neck"
         neck = MODELS.build({**row["neck"], "type": name}).train()
-        feats = features()
+        feats = features(shapes=row.get("features", FEATURES))
         outs = neck(feats)
         assert isinstance(outs, tuple) and all(o.dim() == 4 for o in outs)
         sum(o.mean() for o in outs).backward()

@@ -30,10 +30,26 @@ from seglab.errors import CheckpointError
 
 logger = logging.getLogger("seglab")
 
-OPEN_MMLAB_URLS = {
-    "resnet18_v1c": "https://download.openmmlab.com/pretrain/third_party/resnet18_v1c-b5776b93.pth",
-    "resnet50_v1c": "https://download.openmmlab.com/pretrain/third_party/resnet50_v1c-2cccc1ad.pth",
-    "resnet101_v1c": "https://download.openmmlab.com/pretrain/third_party/resnet101_v1c-e67eebb6.pth",
+THIRD_PARTY = "https://download.openmmlab.com/pretrain/third_party"
+OPEN_MMLAB_URLS = {  # the names shipped configs use, with MMEngine's URLs for them
+    "resnet18_v1c": f"{THIRD_PARTY}/resnet18_v1c-b5776b93.pth",
+    "resnet50_v1c": f"{THIRD_PARTY}/resnet50_v1c-2cccc1ad.pth",
+    "resnet101_v1c": f"{THIRD_PARTY}/resnet101_v1c-e67eebb6.pth",
+    "resnest50": f"{THIRD_PARTY}/resnest50_d2-7497a55b.pth",
+    "resnest101": f"{THIRD_PARTY}/resnest101_d2-f3b931b2.pth",
+    "resnest200": f"{THIRD_PARTY}/resnest200_d2-ca88e41f.pth",
+    "resnext50_32x4d": f"{THIRD_PARTY}/resnext50-32x4d-0ab1a123.pth",
+    "resnext101_32x4d": f"{THIRD_PARTY}/resnext101_32x4d-a5af3160.pth",
+    "resnext101_64x4d": f"{THIRD_PARTY}/resnext101_64x4d-ee2c6f71.pth",
+    "msra/hrnetv2_w18_small": f"{THIRD_PARTY}/hrnetv2_w18_small-b5a04e21.pth",
+    "msra/hrnetv2_w18": f"{THIRD_PARTY}/hrnetv2_w18-00eb2006.pth",
+    "msra/hrnetv2_w48": f"{THIRD_PARTY}/hrnetv2_w48-d2186c55.pth",
+    "contrib/mobilenet_v3_large": f"{THIRD_PARTY}/mobilenet_v3_large-bc2c3fd3.pth",
+    "contrib/mobilenet_v3_small": f"{THIRD_PARTY}/mobilenet_v3_small-47085aa1.pth",
+}
+MMCLS_URLS = {  # mmcls://NAME: an MMClassification model; its backbone.* tensors are the backbone's weights
+    "mobilenet_v2": "https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/"
+    "mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth",
 }
 TORCHVISION_URLS = {  # ImageNet weights of plain ResNets, named as torchvision's files
     "resnet18": "https://download.pytorch.org/models/resnet18-5c106cde.pth",
@@ -42,6 +58,7 @@ TORCHVISION_URLS = {  # ImageNet weights of plain ResNets, named as torchvision'
     "resnet101": "https://download.pytorch.org/models/resnet101-5d3b4d8f.pth",
     "resnet152": "https://download.pytorch.org/models/resnet152-b121ed2d.pth",
 }
+SCHEMES = {"open-mmlab://": OPEN_MMLAB_URLS, "torchvision://": TORCHVISION_URLS, "mmcls://": MMCLS_URLS}
 MMSEG_RELEASE = "https://download.openmmlab.com/mmsegmentation/v0.5"
 _RELEASE_NAME = re.compile(r"^(?P<config>(?P<family>[a-z0-9]+)_.+?)_\d{8}_\d{6}-[0-9a-f]{8}\.pth$")
 
@@ -181,15 +198,30 @@ def hub_cache_path(url: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
 
 
-def fetch(source: str) -> Path:
-    """A local path for ``source``: a file, an http(s) URL (torch.hub cache), ``open-mmlab://NAME``
-    or ``torchvision://NAME``."""
-    for scheme, table in (("open-mmlab://", OPEN_MMLAB_URLS), ("torchvision://", TORCHVISION_URLS)):
+def named_url(source: str) -> str:
+    """The URL behind ``open-mmlab://NAME``, ``torchvision://NAME`` or ``mmcls://NAME``; other sources as given."""
+    for scheme, table in SCHEMES.items():
         if source.startswith(scheme):
             name = source[len(scheme) :]
             if name not in table:
                 raise CheckpointError(f"unknown pretrained name '{source}'; known: {sorted(table)}")
-            source = table[name]
+            return table[name]
+    return source
+
+
+def read_pretrained(source: str) -> dict[str, torch.Tensor]:
+    """The tensors of a pre-trained checkpoint; for ``mmcls://`` only its ``backbone.*`` ones, prefix
+    stripped, as MMEngine reads such a classification model."""
+    state = extract_state_dict(safe_load(fetch(source)))
+    if source.startswith("mmcls://"):
+        state = {k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")}
+    return state
+
+
+def fetch(source: str) -> Path:
+    """A local path for ``source``: a file, an http(s) URL (torch.hub cache) or a named checkpoint
+    (``open-mmlab://NAME``, ``torchvision://NAME``, ``mmcls://NAME``)."""
+    source = named_url(source)
     if not source.startswith(("http://", "https://")):
         path = Path(source).expanduser()
         if not path.is_file():

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from seglab.engine.checkpoint import apply_checkpoint, extract_state_dict, fetch, safe_load
+from seglab.engine.checkpoint import apply_checkpoint, read_pretrained
 from seglab.errors import ConfigError
 from seglab.models.weight_init import init_weights, pretrained_cfgs
 from seglab.registry import MODELS
@@ -86,7 +86,7 @@ def init_pretrained(model: nn.Module) -> None:
             if not source:
                 raise ConfigError(f"{name or 'model'}.init_cfg type 'Pretrained' needs a 'checkpoint'")
             logger.info(f"loading pre-trained weights for {name or 'model'} from {source}")
-            state = extract_state_dict(safe_load(fetch(str(source))))
+            state = read_pretrained(str(source))
             prefix = init_cfg.get("prefix", "")
             if prefix:
                 state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}

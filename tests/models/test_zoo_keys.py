@@ -5,9 +5,14 @@ tested in each family group's own file."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import torch
 
 from seglab import Config
+from seglab.engine import checkpoint
+from seglab.engine.checkpoint import named_url
 from seglab.models.builder import build_on_meta
 
 from ..conftest import REPO
@@ -63,3 +68,24 @@ def test_config_builds_mmsegmentations_keys_and_shapes(name):
 def test_fresh_model_matches_mmsegmentation_init_statistics(name, one_thread):
     rows, seeds = INIT[name]
     assert_init_statistics(name, rows, seeds)
+
+
+# ------------------------------------------------------------------------------------------ named downloads
+NAMED = re.compile(r"""['"]((?:open-mmlab|torchvision|mmcls)://[^'"]+)['"]""")
+
+
+def test_every_named_checkpoint_in_a_shipped_config_has_a_url():
+    """``open-mmlab://``, ``torchvision://`` and ``mmcls://`` names resolve without a network (MMEngine's URLs)."""
+    names = {m for path in (REPO / "configs").rglob("*.py") for m in NAMED.findall(path.read_text())}
+    assert len(names) >= 13
+    for source in sorted(names):
+        assert named_url(source).startswith("https://download."), source
+
+
+def test_an_mmcls_checkpoint_gives_its_backbone_tensors(tmp_path, monkeypatch):
+    """As MMEngine reads ``mmcls://``: the classifier's ``backbone.*`` tensors with the prefix stripped."""
+    path = tmp_path / "mobilenet_v2.pth"
+    torch.save({"state_dict": {"backbone.conv1.weight": torch.ones(2), "head.fc.weight": torch.zeros(3)}}, path)
+    monkeypatch.setattr(checkpoint, "fetch", lambda source: path)
+    assert list(checkpoint.read_pretrained("mmcls://mobilenet_v2")) == ["conv1.weight"]
+    assert list(checkpoint.read_pretrained(str(path))) == ["backbone.conv1.weight", "head.fc.weight"]

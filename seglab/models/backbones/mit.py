@@ -128,8 +128,6 @@ class MixVisionTransformer(nn.Module):
     ``embed_dims * num_heads[i]`` channels, runs ``num_layers[i]`` blocks and a norm; the maps of
     ``out_indices`` are returned (strides 4, 8, 16, 32 by default)."""
 
-    IGNORED_ARGS = {"pretrained": None}
-
     def __init__(
         self,
         in_channels: int = 3,

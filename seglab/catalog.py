@@ -99,6 +99,7 @@ MODELS = {
         "ResNeSt": "seglab.models.backbones.resnest:ResNeSt",
         "MixVisionTransformer": "seglab.models.backbones.mit:MixVisionTransformer",
         "SwinTransformer": "seglab.models.backbones.swin:SwinTransformer",
+        "VisionTransformer": "seglab.models.backbones.vit:VisionTransformer",
         "BiSeNetV1": "seglab.models.backbones.bisenetv1:BiSeNetV1",
         "BiSeNetV2": "seglab.models.backbones.bisenetv2:BiSeNetV2",
         "STDCNet": "seglab.models.backbones.stdc:STDCNet",
@@ -120,6 +121,7 @@ MODELS = {
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",
+        "MultiLevelNeck": "seglab.models.necks.multilevel_neck:MultiLevelNeck",
         "JPU": "seglab.models.necks.jpu:JPU",
         "ICNeck": "seglab.models.necks.ic_neck:ICNeck",
     },

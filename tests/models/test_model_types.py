@@ -73,6 +73,9 @@ ROWS: dict[str, dict] = {
     ),
     "SwinTransformer": dict(backbone=dict(embed_dims=4, depths=[2, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=3)),
     "MixVisionTransformer": dict(backbone=dict(embed_dims=4, num_heads=[1, 2, 2, 4], num_layers=[1, 1, 1, 1])),
+    "VisionTransformer": dict(
+        backbone=dict(img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2, out_indices=(0, 1))
+    ),
     "ConvNeXt": dict(
         backbone=dict(
             arch=dict(depths=[1, 1, 1, 1], channels=[4, 8, 8, 8]),
@@ -251,6 +254,7 @@ ROWS: dict[str, dict] = {
     # necks
     "FPN": dict(neck=dict(in_channels=[8, 16, 32, 64], out_channels=8, num_outs=5, add_extra_convs="on_output")),
     "JPU": dict(neck=dict(in_channels=(8, 16, 32, 64), mid_channels=8, dilations=(1, 2))),
+    "MultiLevelNeck": dict(neck=dict(in_channels=[8, 16, 32, 64], out_channels=8, scales=[4, 2, 1, 0.5])),
     "ICNeck": dict(neck=dict(in_channels=(8, 16, 16), out_channels=8), features=[(8, 16, 16), (16, 8, 8), (16, 4, 4)]),
     # losses
     "CrossEntropyLoss": dict(loss=dict(avg_non_ignore=True), ignored_pixels_free=True),

@@ -152,6 +152,9 @@ MODELS = {
         "CCHead": "seglab.models.heads.cc:CCHead",
         "STDCHead": "seglab.models.heads.stdc_head:STDCHead",
         "LRASPPHead": "seglab.models.heads.lraspp:LRASPPHead",
+        "IterativeDecodeHead": "seglab.models.heads.knet:IterativeDecodeHead",
+        "KernelUpdateHead": "seglab.models.heads.knet:KernelUpdateHead",
+        "KernelUpdator": "seglab.models.heads.knet:KernelUpdator",
     },
     "loss": {
         "CrossEntropyLoss": "seglab.models.losses.cross_entropy:CrossEntropyLoss",

@@ -41,8 +41,12 @@ class ASPPHead(BaseDecodeHead):
         pooled = resize(self.image_pool(x), x.shape[2:], self.align_corners)
         return self.bottleneck(torch.cat([pooled, *(branch(x) for branch in self.aspp_modules)], dim=1))
 
+    def _forward_feature(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The features before the classifier (K-Net's kernel generator needs them)."""
+        return self.aspp(self._transform_inputs(inputs))
+
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        return self.cls_seg(self.aspp(self._transform_inputs(inputs)))
+        return self.cls_seg(self._forward_feature(inputs))
 
 
 @MODELS.register()

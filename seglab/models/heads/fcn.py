@@ -43,12 +43,16 @@ class FCNHead(BaseDecodeHead):
                 self.in_channels + self.channels, self.channels, kernel_size, padding=kernel_size // 2, **conv_args
             )
 
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+    def _forward_feature(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The features before the classifier (K-Net's kernel generator needs them)."""
         x = self._transform_inputs(inputs)
         feats = self.convs(x)
         if self.concat_input:
             feats = self.conv_cat(torch.cat([x, feats], dim=1))
-        return self.cls_seg(feats)
+        return feats
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.cls_seg(self._forward_feature(inputs))
 
 
 @MODELS.register()

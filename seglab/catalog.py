@@ -99,6 +99,8 @@ MODELS = {
         "ResNeSt": "seglab.models.backbones.resnest:ResNeSt",
         "MixVisionTransformer": "seglab.models.backbones.mit:MixVisionTransformer",
         "SwinTransformer": "seglab.models.backbones.swin:SwinTransformer",
+        "PCPVT": "seglab.models.backbones.twins:PCPVT",
+        "SVT": "seglab.models.backbones.twins:SVT",
         "VisionTransformer": "seglab.models.backbones.vit:VisionTransformer",
         "BiSeNetV1": "seglab.models.backbones.bisenetv1:BiSeNetV1",
         "BiSeNetV2": "seglab.models.backbones.bisenetv2:BiSeNetV2",

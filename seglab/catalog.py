@@ -120,6 +120,7 @@ MODELS = {
         "UNet": "seglab.models.backbones.unet:UNet",
         "PIDNet": "seglab.models.backbones.pidnet:PIDNet",
         "DDRNet": "seglab.models.backbones.ddrnet:DDRNet",
+        "MSCAN": "seglab.models.backbones.mscan:MSCAN",
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",
@@ -157,6 +158,7 @@ MODELS = {
         "IterativeDecodeHead": "seglab.models.heads.knet:IterativeDecodeHead",
         "KernelUpdateHead": "seglab.models.heads.knet:KernelUpdateHead",
         "KernelUpdator": "seglab.models.heads.knet:KernelUpdator",
+        "LightHamHead": "seglab.models.heads.ham_head:LightHamHead",
     },
     "loss": {
         "CrossEntropyLoss": "seglab.models.losses.cross_entropy:CrossEntropyLoss",

@@ -120,6 +120,8 @@ MODELS = {
         "UNet": "seglab.models.backbones.unet:UNet",
         "PIDNet": "seglab.models.backbones.pidnet:PIDNet",
         "DDRNet": "seglab.models.backbones.ddrnet:DDRNet",
+        "BEiT": "seglab.models.backbones.beit:BEiT",
+        "MAE": "seglab.models.backbones.mae:MAE",
         "MSCAN": "seglab.models.backbones.mscan:MSCAN",
     },
     "neck": {
@@ -127,6 +129,7 @@ MODELS = {
         "MultiLevelNeck": "seglab.models.necks.multilevel_neck:MultiLevelNeck",
         "JPU": "seglab.models.necks.jpu:JPU",
         "ICNeck": "seglab.models.necks.ic_neck:ICNeck",
+        "Feature2Pyramid": "seglab.models.necks.featurepyramid:Feature2Pyramid",
     },
     "head": {
         "ASPPHead": "seglab.models.heads.aspp:ASPPHead",

@@ -53,12 +53,25 @@ def convnext_stage_id(name: str, max_stage_id: int) -> int:
     return max_stage_id - 1
 
 
+def vit_layer_id(name: str, max_layer_id: int) -> int:
+    """BEiT/MAE: class token, position embedding and patch embedding 0, block ``i`` ``i + 1``, everything
+    else (final norm, neck, heads) ``max_layer_id - 1``; MMSegmentation passes ``num_layers + 2``."""
+    if name in ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed"):
+        return 0
+    if name.startswith("backbone.patch_embed"):
+        return 0
+    if name.startswith("backbone.layers"):
+        return int(name.split(".")[2]) + 1
+    return max_layer_id - 1
+
+
 # (backbone class-name fragments, decay types whose name contains the key, rule(name, num_layers) -> id).
 # As in MMSegmentation, 'layer_wise' matches any decay_type containing it ('layer_wise_vit' too) and the
 # stage-wise rule gets num_layers + 2.
 LAYER_RULES: list[tuple[tuple[str, ...], str, Callable[[str, int], int]]] = [
     (("ConvNeXt",), "layer_wise", convnext_layer_id),
     (("ConvNeXt",), "stage_wise", lambda name, n: convnext_stage_id(name, n + 2)),
+    (("BEiT", "MAE"), "layer_wise", lambda name, n: vit_layer_id(name, n + 2)),
 ]
 
 
@@ -121,7 +134,26 @@ def learning_rate_decay_groups(model: nn.Module, base_lr: float, base_wd: float,
     return list(groups.values())
 
 
+def layer_decay_groups(model: nn.Module, base_lr: float, base_wd: float, paramwise: dict | None) -> list[dict]:
+    """MMSegmentation's deprecated ``LayerDecayOptimizerConstructor`` (the BEiT/MAE configs'):
+    ``paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.9)`` means ``decay_rate=layer_decay_rate`` and
+    ``decay_type='layer_wise_vit'`` (both replace any value given) in ``LearningRateDecayOptimizerConstructor``."""
+    paramwise = dict(paramwise or {})
+    where = "optim_wrapper.paramwise_cfg (LayerDecayOptimizerConstructor)"
+    unknown = sorted(set(paramwise) - {"num_layers", "layer_decay_rate", "decay_rate", "decay_type"})
+    missing = sorted({"num_layers", "layer_decay_rate"} - set(paramwise))
+    if unknown or missing:
+        problem = f"unknown key(s) {unknown}" if unknown else f"missing {missing}"
+        raise ConfigError(f"{where}: {problem}; it takes num_layers and layer_decay_rate")
+    for key, value in (("decay_rate", paramwise.get("layer_decay_rate")), ("decay_type", "layer_wise_vit")):
+        if key in paramwise and paramwise[key] != value:
+            logger.warning(f"{where}: {key}={paramwise[key]!r} is replaced by {value!r}, as MMSegmentation does")
+    paramwise["decay_rate"], paramwise["decay_type"] = paramwise.pop("layer_decay_rate"), "layer_wise_vit"
+    return learning_rate_decay_groups(model, base_lr, base_wd, paramwise)
+
+
 # optim_wrapper.constructor name -> (model, base_lr, base_wd, paramwise_cfg) -> parameter groups
 CONSTRUCTORS: dict[str, Callable[[nn.Module, float, float, dict | None], list[dict]]] = {
     "LearningRateDecayOptimizerConstructor": learning_rate_decay_groups,
+    "LayerDecayOptimizerConstructor": layer_decay_groups,
 }

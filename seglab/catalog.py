@@ -130,6 +130,7 @@ MODELS = {
         "JPU": "seglab.models.necks.jpu:JPU",
         "ICNeck": "seglab.models.necks.ic_neck:ICNeck",
         "Feature2Pyramid": "seglab.models.necks.featurepyramid:Feature2Pyramid",
+        "MLANeck": "seglab.models.necks.mla_neck:MLANeck",
     },
     "head": {
         "ASPPHead": "seglab.models.heads.aspp:ASPPHead",
@@ -161,6 +162,10 @@ MODELS = {
         "IterativeDecodeHead": "seglab.models.heads.knet:IterativeDecodeHead",
         "KernelUpdateHead": "seglab.models.heads.knet:KernelUpdateHead",
         "KernelUpdator": "seglab.models.heads.knet:KernelUpdator",
+        "SETRUPHead": "seglab.models.heads.setr_up:SETRUPHead",
+        "SETRMLAHead": "seglab.models.heads.setr_mla:SETRMLAHead",
+        "SegmenterMaskTransformerHead": "seglab.models.heads.segmenter_mask:SegmenterMaskTransformerHead",
+        "DPTHead": "seglab.models.heads.dpt:DPTHead",
         "LightHamHead": "seglab.models.heads.ham_head:LightHamHead",
     },
     "loss": {

@@ -159,6 +159,8 @@ MODELS = {
         "CCHead": "seglab.models.heads.cc:CCHead",
         "STDCHead": "seglab.models.heads.stdc_head:STDCHead",
         "LRASPPHead": "seglab.models.heads.lraspp:LRASPPHead",
+        "Mask2FormerHead": "seglab.models.heads.mask2former.head:Mask2FormerHead",
+        "MaskFormerHead": "seglab.models.heads.mask2former.maskformer_head:MaskFormerHead",
         "IterativeDecodeHead": "seglab.models.heads.knet:IterativeDecodeHead",
         "KernelUpdateHead": "seglab.models.heads.knet:KernelUpdateHead",
         "KernelUpdator": "seglab.models.heads.knet:KernelUpdator",

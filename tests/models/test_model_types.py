@@ -13,6 +13,8 @@ from seglab.models.heads.decode_head import BaseCascadeDecodeHead
 from seglab.registry import MODELS
 
 from ..conftest import TINY_MODEL
+from .test_zoo_mask2former import TINY_HEAD as TINY_MASK2FORMER_HEAD
+from .test_zoo_mask2former import TINY_MASKFORMER_HEAD
 
 
 class PriorConcatHead(BaseCascadeDecodeHead):
@@ -73,6 +75,12 @@ ROWS: dict[str, dict] = {
     ),
     "SwinTransformer": dict(backbone=dict(embed_dims=4, depths=[2, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=3)),
     "MixVisionTransformer": dict(backbone=dict(embed_dims=4, num_heads=[1, 2, 2, 4], num_layers=[1, 1, 1, 1])),
+    "PCPVT": dict(backbone=dict(embed_dims=[4, 8, 8, 8], num_heads=[1, 2, 2, 2], depths=[1, 1, 1, 1])),
+    "SVT": dict(backbone=dict(embed_dims=[4, 8, 8, 8], num_heads=[1, 2, 2, 2], depths=[2, 1, 1, 1],
+                              windiow_sizes=[3, 3, 3, 3], sr_ratios=[8, 4, 2, 1], mlp_ratios=[4, 4, 4, 4])),  # fmt: skip
+    "BEiT": dict(backbone=dict(img_size=64, embed_dims=8, num_layers=2, num_heads=2, out_indices=[0, 1], final_norm=True)),
+    "MAE": dict(backbone=dict(img_size=64, embed_dims=8, num_layers=2, num_heads=2, out_indices=-1)),
+    "MSCAN": dict(backbone=dict(embed_dims=[4, 8, 8, 8], depths=[1, 1, 1, 1], norm_cfg=NORM)),
     "VisionTransformer": dict(
         backbone=dict(img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2, out_indices=(0, 1))
     ),
@@ -190,6 +198,9 @@ ROWS: dict[str, dict] = {
         head={**HEAD, "in_channels": [8, 16, 32, 64], "in_index": [0, 1, 2, 3], "feature_strides": [4, 8, 8, 8]}
     ),
     "SegformerHead": dict(head={**HEAD, "in_channels": [8, 16, 32, 64], "in_index": [0, 1, 2, 3]}),
+    "LightHamHead": dict(
+        head={**HEAD, "in_channels": [16, 32, 64], "in_index": [1, 2, 3], "ham_channels": 8, "ham_kwargs": {"MD_R": 4}}
+    ),
     "PSAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "mask_size": (7, 7)}),
     "DAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "pam_channels": 4}),
     "DNLHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
@@ -226,6 +237,41 @@ ROWS: dict[str, dict] = {
         head={**HEAD, "in_channels": 64, "in_index": 3, "ema_channels": 8, "num_bases": 4, "num_stages": 2}
     ),
     "ISAHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "isa_channels": 4, "down_factor": (3, 3)}),
+    "SETRUPHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "num_convs": 2, "up_scale": 2}),
+    "SETRMLAHead": dict(
+        head={**HEAD, "in_channels": [8, 8], "in_index": [0, 1], "mla_channels": 4}, features=[(8, 8, 8)] * 2
+    ),
+    "SegmenterMaskTransformerHead": dict(
+        head={**HEAD, "norm_cfg": dict(type="LN"), "in_channels": 64, "in_index": 3, "num_layers": 1, "num_heads": 2}
+        | {"embed_dims": 8}
+    ),
+    # DPT reads (feature map, class token) pairs, as a ViT with output_cls_token=True gives them
+    "DPTHead": dict(
+        head={**HEAD, "in_channels": [8] * 4, "in_index": [0, 1, 2, 3], "input_transform": "multiple_select"}
+        | {"embed_dims": 8, "post_process_channels": [4, 4, 8, 8]},
+        features=[(8, 4, 4)] * 4,
+        cls_tokens=True,
+    ),
+    # K-Net: an FCN kernel generator and two update stages; the stage and its updator are exercised inside it
+    "IterativeDecodeHead": dict(
+        head=dict(
+            num_stages=2,
+            kernel_generate_head=dict(type="FCNHead", **HEAD, in_channels=64, in_index=3),
+            kernel_update_head=[
+                dict(
+                    type="KernelUpdateHead",
+                    in_channels=8,
+                    out_channels=8,
+                    num_heads=2,
+                    feedforward_channels=16,
+                    kernel_updator_cfg=dict(type="KernelUpdator", in_channels=4, feat_channels=4, out_channels=4),
+                )
+            ]
+            * 2,
+        )
+    ),
+    "KernelUpdateHead": dict(part_of="IterativeDecodeHead"),
+    "KernelUpdator": dict(part_of="IterativeDecodeHead"),
     # two-branch heads: the training-mode maps of PIDNet (p, fused, d; edge targets) and DDRNet (stage 3, output)
     "PIDHead": dict(
         head={
@@ -242,6 +288,9 @@ ROWS: dict[str, dict] = {
         head={**HEAD, "in_channels": 8, "loss_decode": [dict(type="CrossEntropyLoss")] * 2},
         features=[(4, 8, 8), (8, 8, 8)],
     ),
+    # query-based mask classification (the tiny head of tests/models/test_zoo_mask2former.py)
+    "Mask2FormerHead": dict(head={k: v for k, v in TINY_MASK2FORMER_HEAD.items() if k != "type"}),
+    "MaskFormerHead": dict(head={k: v for k, v in TINY_MASKFORMER_HEAD.items() if k != "type"}),
     # later cascade stages, run as the second head of the CascadeEncoderDecoder row's model
     "OCRHead": dict(cascade=dict(in_channels=128, in_index=3, channels=8, ocr_channels=4, num_classes=3)),
     "PointHead": dict(
@@ -256,6 +305,8 @@ ROWS: dict[str, dict] = {
     "JPU": dict(neck=dict(in_channels=(8, 16, 32, 64), mid_channels=8, dilations=(1, 2))),
     "MultiLevelNeck": dict(neck=dict(in_channels=[8, 16, 32, 64], out_channels=8, scales=[4, 2, 1, 0.5])),
     "ICNeck": dict(neck=dict(in_channels=(8, 16, 16), out_channels=8), features=[(8, 16, 16), (16, 8, 8), (16, 4, 4)]),
+    "MLANeck": dict(neck=dict(in_channels=[8, 8], out_channels=4, norm_cfg=NORM), features=[(8, 8, 8)] * 2),
+    "Feature2Pyramid": dict(neck=dict(embed_dim=8, norm_cfg=NORM), features=[(8, 4, 4)] * 4),
     # losses
     "CrossEntropyLoss": dict(loss=dict(avg_non_ignore=True), ignored_pixels_free=True),
     # as MMSegmentation's, the Dice denominator counts the predictions at ignored pixels
@@ -324,19 +375,24 @@ def test_build_forward_backward(name):
         assert isinstance(outs, tuple) and all(o.dim() == 4 for o in outs)
         sum(o.mean() for o in outs).backward()
         assert_gradients_reach(backbone, x)
+    elif "part_of" in row:  # a building block, trained through its parent type's row
+        parent = MODELS.build({**ROWS[row["part_of"]]["head"], "type": row["part_of"]})
+        assert any(type(m).__name__ == name for m in parent.modules())
     elif "head" in row:
         assert kind in ("head", "neck")
         head = MODELS.build({**row["head"], "type": name}).train()
         feats = features(shapes=row.get("features", FEATURES))
+        pairs = (lambda fs: [[f, f.mean((2, 3))] for f in fs]) if row.get("cls_tokens") else (lambda fs: fs)
         samples = [{"gt_sem_seg": torch.randint(0, 3, (1, 64, 64))} for _ in range(2)]
         for sample in samples if row.get("edges") else []:
             sample["gt_edge_map"] = torch.randint(0, 2, (1, 64, 64))
-        losses = head.loss(feats, samples, {})
+        losses = head.loss(pairs(feats), samples, {})
         sum(v for k, v in losses.items() if "loss" in k).backward()
         assert_gradients_reach(head)
         head.eval()
         with torch.no_grad():
-            logits = head.predict(features(False, row.get("features", FEATURES)), [{"pad_shape": (64, 64)}] * 2, {})
+            feats = pairs(features(False, row.get("features", FEATURES)))
+            logits = head.predict(feats, [{"pad_shape": (64, 64)}] * 2, {})
         assert logits.shape == (2, head.out_channels, 64, 64)
     elif "neck" in row:
         assert kind == "neck"

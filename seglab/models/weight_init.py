@@ -285,3 +285,25 @@ def pretrained_cfgs(init_cfg: Any) -> list[dict]:
     """The ``Pretrained`` entries of an ``init_cfg`` (dict or list), which the builder loads."""
     cfgs = [init_cfg] if isinstance(init_cfg, dict) else init_cfg if isinstance(init_cfg, list | tuple) else []
     return [c for c in cfgs if isinstance(c, dict) and c.get("type") == "Pretrained"]
+
+
+def init_transformer_style(
+    root: nn.Module, linear: bool = True, conv: bool = False, norms: tuple[type, ...] = (nn.LayerNorm,)
+) -> None:
+    """The initialisation MMSegmentation's transformer backbones write out by hand (MiT, Swin, Twins, BEiT,
+    MSCAN ...): truncated-normal Linear weights (std 0.02, within +-2) with zero biases, unit/zero affine
+    ``norms``, and with ``conv`` He-normal fan-out convs (kernel area x out_channels / groups) with zero biases."""
+    trunc_normal, _ = INIT_TYPES["TruncNormal"]
+    with torch.no_grad():
+        for module in root.modules():
+            if linear and isinstance(module, nn.Linear):
+                trunc_normal(module.weight, 0.0, 0.02, -2.0, 2.0)
+            elif isinstance(module, norms) and getattr(module, "weight", None) is not None:
+                module.weight.fill_(1.0)
+            elif conv and isinstance(module, nn.Conv2d):
+                fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
+                module.weight.normal_(0.0, math.sqrt(2.0 / fan_out))
+            else:
+                continue
+            if getattr(module, "bias", None) is not None:
+                module.bias.zero_()

@@ -10,7 +10,6 @@ load by ``adapt_pretrained``, so neither layout needs a converter script.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Sequence
 
@@ -21,7 +20,7 @@ from torch.utils import checkpoint as cp
 from seglab.errors import CheckpointError, ConfigError
 from seglab.models.layers.conv_module import build_activation, build_norm
 from seglab.models.layers.transformer import MultiheadAttention, PatchEmbed, build_dropout, nchw_to_nlc, nlc_to_nchw
-from seglab.models.weight_init import INIT_TYPES
+from seglab.models.weight_init import init_transformer_style
 from seglab.registry import MODELS
 
 logger = logging.getLogger("seglab")
@@ -211,23 +210,8 @@ class MixVisionTransformer(nn.Module):
         """Without pre-trained weights: truncated-normal Linear layers (std 0.02), unit LayerNorms and
         He-normal (fan-out) convs, as MMSegmentation initialises MiT. The attention's packed input
         projection is not a Linear and keeps PyTorch's default, there too."""
-        if self.init_cfg:
-            return
-        trunc_normal, _ = INIT_TYPES["TruncNormal"]
-        with torch.no_grad():
-            for module in self.modules():
-                if isinstance(module, nn.Linear):
-                    trunc_normal(module.weight, 0.0, 0.02, -2.0, 2.0)
-                    if module.bias is not None:
-                        module.bias.zero_()
-                elif isinstance(module, nn.LayerNorm):
-                    module.weight.fill_(1.0)
-                    module.bias.zero_()
-                elif isinstance(module, nn.Conv2d):
-                    fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
-                    module.weight.normal_(0.0, math.sqrt(2.0 / fan_out))
-                    if module.bias is not None:
-                        module.bias.zero_()
+        if not self.init_cfg:
+            init_transformer_style(self, conv=True)
 
     @staticmethod
     def adapt_pretrained(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

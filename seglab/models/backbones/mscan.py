@@ -9,7 +9,6 @@ Parameter names are MMSegmentation's (``patch_embed{i}``, ``block{i}.{j}.attn.sp
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -18,6 +17,7 @@ from torch import nn
 from seglab.errors import ConfigError
 from seglab.models.layers.conv_module import build_activation, build_norm
 from seglab.models.layers.transformer import DropPath
+from seglab.models.weight_init import init_transformer_style
 from seglab.registry import MODELS
 
 KERNELS = (5, (1, 7), (1, 11), (1, 21))
@@ -217,18 +217,8 @@ class MSCAN(nn.Module):
     def init_weights(self) -> None:
         """Without pre-trained weights: He-normal (fan-out) convs with zero bias and unit LayerNorms, as
         MMSegmentation initialises MSCAN; batch norms keep PyTorch's defaults, layer scales 0.01."""
-        if self.init_cfg:
-            return
-        with torch.no_grad():
-            for module in self.modules():
-                if isinstance(module, nn.LayerNorm):
-                    module.weight.fill_(1.0)
-                    module.bias.zero_()
-                elif isinstance(module, nn.Conv2d):
-                    fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
-                    module.weight.normal_(0.0, math.sqrt(2.0 / fan_out))
-                    if module.bias is not None:
-                        module.bias.zero_()
+        if not self.init_cfg:
+            init_transformer_style(self, linear=False, conv=True)
 
 
 def _size(value: int | Sequence[int]) -> int | tuple[int, ...]:

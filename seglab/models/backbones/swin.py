@@ -22,7 +22,7 @@ from torch.utils import checkpoint as cp
 from seglab.errors import ConfigError
 from seglab.models.layers.conv_module import build_norm
 from seglab.models.layers.transformer import FFN, PatchEmbed, PatchMerging, build_dropout
-from seglab.models.weight_init import INIT_TYPES
+from seglab.models.weight_init import INIT_TYPES, init_transformer_style
 from seglab.registry import MODELS
 
 logger = logging.getLogger("seglab")
@@ -342,14 +342,7 @@ class SwinTransformer(nn.Module):
         with torch.no_grad():
             if self.use_abs_pos_embed:
                 trunc_normal(self.absolute_pos_embed, 0.0, 0.02, -2.0, 2.0)
-            for module in self.modules():
-                if isinstance(module, nn.Linear):
-                    trunc_normal(module.weight, 0.0, 0.02, -2.0, 2.0)
-                    if module.bias is not None:
-                        module.bias.zero_()
-                elif isinstance(module, nn.LayerNorm):
-                    module.weight.fill_(1.0)
-                    module.bias.zero_()
+        init_transformer_style(self)
 
     def adapt_pretrained(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """MMSegmentation's layout from a segmentor checkpoint (``backbone.`` stripped), Microsoft's original

@@ -11,7 +11,6 @@ even blocks) with GSA (odd blocks). Parameter names are MMSegmentation's (``patc
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Sequence
 
@@ -23,7 +22,7 @@ from seglab.errors import CheckpointError, ConfigError
 from seglab.models.backbones.mit import EfficientMultiheadAttention
 from seglab.models.layers.conv_module import build_norm
 from seglab.models.layers.transformer import FFN, PatchEmbed, build_dropout
-from seglab.models.weight_init import INIT_TYPES
+from seglab.models.weight_init import init_transformer_style
 from seglab.registry import MODELS
 
 logger = logging.getLogger("seglab")
@@ -306,23 +305,7 @@ class PCPVT(nn.Module):
         Linear and keeps PyTorch's default, there too."""
         if self.init_cfg:
             return
-        trunc_normal, _ = INIT_TYPES["TruncNormal"]
-        norms = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
-        with torch.no_grad():
-            for module in self.modules():
-                if isinstance(module, nn.Linear):
-                    trunc_normal(module.weight, 0.0, 0.02, -2.0, 2.0)
-                    if module.bias is not None:
-                        module.bias.zero_()
-                elif isinstance(module, norms):
-                    if module.weight is not None:
-                        module.weight.fill_(1.0)
-                        module.bias.zero_()
-                elif isinstance(module, nn.Conv2d):
-                    fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
-                    module.weight.normal_(0.0, math.sqrt(2.0 / fan_out))
-                    if module.bias is not None:
-                        module.bias.zero_()
+        init_transformer_style(self, conv=True, norms=(nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm))
 
     def adapt_pretrained(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """MMSegmentation's layout from a segmentor checkpoint (``backbone.`` stripped), the original Twins

@@ -87,6 +87,7 @@ MODELS = {
     "segmentor": {
         "EncoderDecoder": "seglab.models.segmentors.encoder_decoder:EncoderDecoder",
         "CascadeEncoderDecoder": "seglab.models.segmentors.cascade_encoder_decoder:CascadeEncoderDecoder",
+        "MultimodalEncoderDecoder": "seglab.models.san.segmentor:MultimodalEncoderDecoder",
     },
     "data_preprocessor": {
         "SegDataPreProcessor": "seglab.models.preprocessor:SegDataPreProcessor",
@@ -169,6 +170,10 @@ MODELS = {
         "SegmenterMaskTransformerHead": "seglab.models.heads.segmenter_mask:SegmenterMaskTransformerHead",
         "DPTHead": "seglab.models.heads.dpt:DPTHead",
         "LightHamHead": "seglab.models.heads.ham_head:LightHamHead",
+        "SideAdapterCLIPHead": "seglab.models.san.head:SideAdapterCLIPHead",
+    },
+    "text_encoder": {
+        "CLIPTextEncoder": "seglab.models.san.text_encoder:CLIPTextEncoder",
     },
     "loss": {
         "CrossEntropyLoss": "seglab.models.losses.cross_entropy:CrossEntropyLoss",

@@ -15,6 +15,7 @@ from seglab.registry import MODELS
 from ..conftest import TINY_MODEL
 from .test_zoo_mask2former import TINY_HEAD as TINY_MASK2FORMER_HEAD
 from .test_zoo_mask2former import TINY_MASKFORMER_HEAD
+from .test_zoo_san import TINY_SAN_MODEL
 
 
 class PriorConcatHead(BaseCascadeDecodeHead):
@@ -39,6 +40,10 @@ HEAD = dict(channels=8, num_classes=3, norm_cfg=NORM)
 ROWS: dict[str, dict] = {
     # segmentors: a whole model
     "EncoderDecoder": dict(model=TINY_MODEL),
+    # SAN: the head and text encoder are trained through the whole model ('head' is what part_of rows build)
+    "MultimodalEncoderDecoder": dict(model=TINY_SAN_MODEL, head=TINY_SAN_MODEL),
+    "SideAdapterCLIPHead": dict(part_of="MultimodalEncoderDecoder"),
+    "CLIPTextEncoder": dict(part_of="MultimodalEncoderDecoder"),
     "CascadeEncoderDecoder": dict(
         model={
             **TINY_MODEL,

@@ -55,6 +55,13 @@ class Swish(nn.Module):
         return x * torch.sigmoid(x)
 
 
+class QuickGELU(nn.Module):
+    """OpenAI CLIP's GELU approximation ``x * sigmoid(1.702 x)`` (MMSegmentation's 'QuickGELU', SAN's CLIP)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
 class Clamp(nn.Module):
     """MMCV's 'Clamp' (alias 'Clip'): ``torch.clamp(x, min, max)`` with defaults -1 and 1."""
 
@@ -79,6 +86,7 @@ ACT_LAYERS: dict[str, type[nn.Module]] = {
     "HSwish": nn.Hardswish,
     "HSigmoid": HSigmoid,
     "Swish": Swish,
+    "QuickGELU": QuickGELU,
     "SiLU": nn.SiLU,
     "Clamp": Clamp,
     "Clip": Clamp,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seglab.cli import main
 from seglab.errors import ConfigError
 from seglab.models.builder import build_on_meta
 from seglab.registry import MODELS
@@ -23,8 +22,7 @@ from .zoo_parity import (
     RECORDS,
     assert_fixture_outputs,
     assert_tiny_model_learns,
-    config_path,
-    data_options,
+    assert_trains_two_iterations,
     read_record,
     recorded_state,
 )
@@ -192,12 +190,6 @@ CLI = {
 def test_shipped_config_trains_from_the_command_line(config, learnable_data, tmp_path, one_thread):
     options = [
         *CLI[config],
-        "train_cfg.max_iters=2",
-        "train_cfg.val_interval=2",
-        "default_hooks.logger.interval=1",
-        "default_hooks.checkpoint.interval=2",
-        *data_options(learnable_data),
     ]
     work = tmp_path / "work"
-    assert main(["train", str(config_path(config)), "--work-dir", str(work), "--cfg-options", *options]) == 0
-    assert (work / "iter_2.pth").is_file()
+    assert_trains_two_iterations(config, options, learnable_data, work)

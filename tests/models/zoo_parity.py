@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from seglab import Config, build_model
+from seglab.cli import main
 from seglab.data.loader import build_dataloader
 from seglab.engine.runner import Runner
 from seglab.registry import METRICS, MODELS
@@ -181,6 +182,22 @@ def data_options(data_root: Path) -> list[str]:
     ]
 
 
+TWO_ITERATIONS = [
+    "train_cfg.max_iters=2",
+    "train_cfg.val_interval=2",
+    "default_hooks.logger.interval=1",
+    "default_hooks.checkpoint.interval=2",
+]
+
+
+def assert_trains_two_iterations(config: str, model_options: list[str], data_root: Path, work: Path) -> None:
+    """``seglab train`` runs a shipped config (shrunk by ``model_options``) for two iterations on the learnable
+    data and saves ``iter_2.pth`` in ``work``."""
+    options = [*model_options, *TWO_ITERATIONS, *data_options(data_root)]
+    assert main(["train", str(config_path(config)), "--work-dir", str(work), "--cfg-options", *options]) == 0
+    assert (work / "iter_2.pth").is_file()
+
+
 def cli_train_options(data_root: Path, model_options: list[str]) -> list[str]:
     """``--cfg-options`` for two iterations of a shipped config with a ResNet-18 at width 16."""
     return [
@@ -189,9 +206,6 @@ def cli_train_options(data_root: Path, model_options: list[str]) -> list[str]:
         "model.backbone.stem_channels=16",
         "model.backbone.base_channels=16",
         *model_options,
-        "train_cfg.max_iters=2",
-        "train_cfg.val_interval=2",
-        "default_hooks.logger.interval=1",
-        "default_hooks.checkpoint.interval=2",
+        *TWO_ITERATIONS,
         *data_options(data_root),
     ]

@@ -35,6 +35,10 @@ SCHEDULES = sorted(RECORD["lr_curves"])
 # What a model base may stop at: a type no family provides yet, or a family's missing optional package.
 MISSING_TYPE = re.compile(r"unknown model type '([^']+)'")
 MISSING_PACKAGE = re.compile(r"model type '([^']+)' needs the package '[^']+', which is not installed")
+# bases MMSegmentation 1.2.2 cannot build by themselves either: the configs that inherit them fill the gap
+UNBUILDABLE_BASES = {
+    "_base_/models/san_vit-b16.py": "text_encoder needs exactly one of dataset_name and vocabulary",
+}
 
 
 def decode(value: Any) -> Any:
@@ -91,6 +95,9 @@ def test_model_base_builds_or_names_a_type_seglab_lacks(name):
         with torch.device("meta"):
             model = MODELS.build(cfg.model)
     except ConfigError as err:
+        if name in UNBUILDABLE_BASES:
+            assert UNBUILDABLE_BASES[name] in str(err), f"{name}: {err}"
+            return
         missing = MISSING_TYPE.match(str(err))
         if missing:
             assert missing.group(1) not in MODELS, f"{name}: {err}"

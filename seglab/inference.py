@@ -21,7 +21,7 @@ from seglab.engine.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.errors import ConfigError
 from seglab.models.builder import build_model
 from seglab.models.prediction import logits_to_probabilities, probabilities_to_labels
-from seglab.registry import DATASETS
+from seglab.registry import DATASETS, import_custom_modules
 
 DEFAULT_TTA_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
@@ -58,6 +58,7 @@ def init_model(
     cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    import_custom_modules(cfg.get("custom_imports"))  # a user's module may register the config's types
     model = build_model(cfg.model, load_pretrained=False)
     meta = _dataset_meta_from_config(cfg)
     if checkpoint is not None:

@@ -234,3 +234,19 @@ def test_test_command_runs_the_configs_tta_pipeline(trained, tmp_path, capsys):
     assert main(["test", str(path), checkpoint, "--work-dir", str(tmp_path / "b"), *common]) == 0
     built_in = float(re.findall(r"mIoU: (\d+\.\d+)", capsys.readouterr().out)[-1])
     assert with_pipeline == built_in
+
+
+def test_init_model_imports_the_configs_custom_modules(tiny_config, tmp_path, monkeypatch):
+    """A head registered by the user's own module (``custom_imports``) builds for inference as for training."""
+    (tmp_path / "my_inference_plugin.py").write_text(
+        "from seglab.models.heads.fcn import FCNHead\nfrom seglab.registry import MODELS\n\n"
+        "@MODELS.register()\nclass MyPluginHead(FCNHead):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    extra = (
+        "custom_imports = dict(imports=['my_inference_plugin'])\n"
+        "model = dict(decode_head=dict(_delete_=True, type='MyPluginHead', in_channels=128, in_index=3, channels=8,"
+        " num_classes=3))\n"
+    )
+    model = init_model(str(tiny_config(extra=extra)))
+    assert type(model.decode_head).__name__ == "MyPluginHead"

@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("out", nargs="?", help="output folder: the config's data_root, e.g. data/cityscapes")
     prep.add_argument("--list", action="store_true", help="show every dataset, the files it expects and their source")
     prep.add_argument("--workers", type=int, default=None, help="conversion threads (default: CPU count, at most 8)")
+    prep.add_argument("--max-member-size", metavar="SIZE", help="bound on one member, e.g. 2G (default: per dataset)")
+    prep.add_argument("--max-total-size", metavar="SIZE", help="bound on all bytes read, e.g. 500G")
+    prep.add_argument("--max-ratio", type=float, metavar="X", help="bound on uncompressed/compressed size, e.g. 1000")
 
     zoo = sub.add_parser("zoo", help="list shipped configs with published mIoU and checkpoints; download one")
     zoo.add_argument("filter", nargs="?", help="substring or glob on config name, family or dataset")
@@ -322,7 +325,7 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    """Exits 1 (not 2) on a wrong or incomplete download, like check-data on a broken dataset."""
+    """Exits 1 on a wrong or incomplete download, like check-data on a broken dataset; 2 on an unsafe one."""
     from seglab.data.prepare import list_text, prepare
 
     if args.list:
@@ -331,12 +334,13 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     try:
         if not (args.name and args.src and args.out):
             raise SeglabError("usage: seglab prepare NAME SRC OUT; 'seglab prepare --list' shows the names")
-        print(prepare(args.name, args.src, args.out, args.workers))
+        bounds = args.max_member_size, args.max_total_size, args.max_ratio
+        print(prepare(args.name, args.src, args.out, args.workers, *bounds))
     except SeglabError as err:
         if args.debug:
             traceback.print_exc()
         print(f"error: {error_message(err)}", file=sys.stderr)
-        return 1
+        return getattr(err, "exit_code", 1)  # 2: refused as unsafe (a name escaping OUT, a size bound)
     return 0
 
 

@@ -8,6 +8,7 @@ that write OUT. ``common`` holds what they share (finding files, resumable atomi
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import os
@@ -38,6 +39,9 @@ MODULES = {
 }
 
 
+MEMORY_BUDGET = 2 << 30  # bytes the default worker count may hold in members at once
+
+
 def get_spec(name: str) -> DatasetSpec:
     """The ``DatasetSpec`` called ``name``."""
     if name not in MODULES:
@@ -50,6 +54,8 @@ def get_spec(name: str) -> DatasetSpec:
 
 def list_text() -> str:
     """What ``seglab prepare --list`` prints: each name, what it expects and where to get it."""
+    from seglab.data.prepare.guard import size_text
+
     blocks = []
     for name in MODULES:
         spec = get_spec(name)
@@ -61,6 +67,11 @@ def list_text() -> str:
             f"{'':<15} writes:   {spec.writes}",
             f"{'':<15} config:   mmseg::_base_/datasets/{spec.config}.py (data_root='{spec.data_root}')",
         ]
+        bounds = spec.limits
+        lines.append(
+            f"{'':<15} bounds:   {size_text(bounds.member)} a member, {size_text(bounds.total)} in all, "
+            f"ratio {bounds.ratio:g} (--max-member-size, --max-total-size, --max-ratio)"
+        )
         if spec.note:
             lines.append(f"{'':<15} note:     {spec.note}")
         blocks.append("\n".join(lines))
@@ -79,22 +90,42 @@ def _check_needs(spec: DatasetSpec) -> None:
             ) from None
 
 
-def prepare(name: str, src: str | Path, out: str | Path, workers: int | None = None) -> str:
+def prepare(
+    name: str,
+    src: str | Path,
+    out: str | Path,
+    workers: int | None = None,
+    max_member_size: str | None = None,
+    max_total_size: str | None = None,
+    max_ratio: float | None = None,
+) -> str:
     """Convert the download at ``src`` into ``out``; returns the summary to print. Safe to re-run:
-    finished files are skipped, so an interrupted run resumes."""
+    finished files are skipped, so an interrupted run resumes. The ``max_*`` options (e.g. '2G') replace
+    the dataset's own bounds on what its archives may expand to."""
     from seglab.data.prepare.common import clean_leftovers, find_parts, run_jobs
+    from seglab.data.prepare.guard import Meter, parse_size
 
     spec = get_spec(name)
     _check_needs(spec)
+    limits = spec.limits
+    if max_member_size is not None:
+        limits = dataclasses.replace(limits, member=parse_size(max_member_size, "--max-member-size"))
+    if max_total_size is not None:
+        limits = dataclasses.replace(limits, total=parse_size(max_total_size, "--max-total-size"))
+    if max_ratio is not None:
+        if not max_ratio >= 1:
+            raise DatasetError(f"--max-ratio {max_ratio} is not a ratio: give a number of at least 1, e.g. 500")
+        limits = dataclasses.replace(limits, ratio=float(max_ratio))
     src, out = Path(src).expanduser(), Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise DatasetError(f"OUT '{out}' is a file; pass a folder (e.g. {spec.data_root})")
-    parts = find_parts(spec, src)
+    parts = find_parts(spec, src, Meter(limits))
     try:
         out.mkdir(parents=True, exist_ok=True)
         clean_leftovers(out)
         jobs = spec.plan(parts, out)
-        workers = workers or min(8, os.cpu_count() or 1)
+        # by default, workers x member bound (the most member bytes held at once) stays within 2 GiB
+        workers = workers or max(1, min(8, os.cpu_count() or 1, MEMORY_BUDGET // limits.member))
         written, skipped = run_jobs(jobs, out, f"prepare {name}", workers)
         notes = spec.finish(parts, out) if spec.finish else []
     except OSError as err:  # reading errors are DatasetErrors already: this is the output side

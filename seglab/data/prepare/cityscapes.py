@@ -14,6 +14,7 @@ from seglab.data.prepare.archive import Tree
 from seglab.data.prepare.common import (
     DatasetSpec,
     Job,
+    Limits,
     Part,
     copy_job,
     decode,
@@ -22,6 +23,7 @@ from seglab.data.prepare.common import (
     members,
     write_list,
 )
+from seglab.data.prepare.guard import GiB, MiB
 from seglab.errors import DatasetError
 
 SPLITS = ("train", "val", "test")
@@ -74,7 +76,7 @@ def finish(parts: dict[str, list[Tree]], out: Path) -> list[str]:
         folder = f"gtFine/{split}/"
         names = sorted(n[len(folder) : -len(ID_SUFFIX)] for n in members(labels, folder) if n.endswith(ID_SUFFIX))
         if names:
-            write_list(out / f"{split}.txt", names)
+            write_list(out, out / f"{split}.txt", names)
             counts.append(f"{split} {len(names)}")
     return [f"lists {out}/{{train,val,test}}.txt: " + ", ".join(counts)]
 
@@ -94,5 +96,6 @@ SPECS = {
         "(+ *_gtFine_labelIds.png), {train,val,test}.txt",
         plan=plan,
         finish=finish,
+        limits=Limits(member=32 * MiB, total=40 * GiB),
     )
 }

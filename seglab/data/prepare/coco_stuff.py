@@ -15,7 +15,18 @@ import cv2
 import numpy as np
 
 from seglab.data.prepare.archive import Tree
-from seglab.data.prepare.common import DatasetSpec, Job, Part, copy_job, decode, encode_png, lookup_table, members
+from seglab.data.prepare.common import (
+    DatasetSpec,
+    Job,
+    Limits,
+    Part,
+    copy_job,
+    decode,
+    encode_png,
+    lookup_table,
+    members,
+)
+from seglab.data.prepare.guard import GiB, MiB, check_entry
 from seglab.errors import DatasetError
 
 # the 11 COCO thing ids without annotations, counted from 0 (street sign, hat, shoe, eye glasses, plate,
@@ -61,6 +72,7 @@ def plan_10k(parts: dict[str, list[Tree]], out: Path) -> list[Job]:
         if list_name not in names:
             raise tree.missing(list_name)
         for base in tree.read(list_name).decode().split():
+            check_entry(tree.label, tree.prefix + list_name, base)  # names outputs: refuse '../x', '/etc/x'
             img, mat = f"images/{base}.jpg", f"annotations/{base}.mat"
             for member in (img, mat):
                 if member not in names:
@@ -119,6 +131,7 @@ SPECS = {
         writes="images/{train2014,test2014}/*.jpg, annotations/{train2014,test2014}/*_labelTrainIds.png",
         plan=plan_10k,
         needs=(("scipy", "scipy"),),
+        limits=Limits(member=16 * MiB, total=8 * GiB, ratio=1000),  # .mat label maps
     ),
     "coco_stuff164k": DatasetSpec(
         name="coco_stuff164k",
@@ -134,5 +147,6 @@ SPECS = {
         config="coco-stuff164k",
         writes="images/{train2017,val2017}/*.jpg, annotations/{train2017,val2017}/*_labelTrainIds.png",
         plan=plan_164k,
+        limits=Limits(member=32 * MiB, total=64 * GiB),
     ),
 }

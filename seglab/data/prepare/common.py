@@ -4,13 +4,15 @@ A converter turns its download into ``Job``s: one member in, one or more files o
 jobs whose outputs already exist (each output is written to a temporary file and renamed, so an existing
 file is a complete one), so an interrupted ``seglab prepare`` picks up where it stopped. Jobs whose
 outputs are not known before reading (tiles, slices) are remembered in a done-list in the output folder.
+Every write goes through ``guard.write_atomic``, which refuses a path outside OUT.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import io
-import os
+import re
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,10 +23,12 @@ import numpy as np
 from PIL import Image
 
 from seglab.data.prepare.archive import ARCHIVE_SUFFIXES, Tree, open_tree
+from seglab.data.prepare.guard import TMP_SUFFIX, Limits, Meter, contained, size_text, too_big, write_atomic
 from seglab.errors import DatasetError
 from seglab.progress import progress_counter
 
-TMP_SUFFIX = ".seglab-tmp"
+# the member bound decides what image is too large here (_check_pixels), not Pillow's warning threshold
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 DONE_LIST = ".seglab-prepare-done.txt"
 SEARCH_DEPTH = 3  # how deep below SRC a named archive is looked for
 
@@ -58,24 +62,28 @@ class DatasetSpec:
     finish: Callable[[dict[str, list[Tree]], Path], list[str]] | None = None
     needs: tuple[tuple[str, str], ...] = ()  # optional packages: (module to import, pip install name)
     note: str = ""
+    limits: Limits = Limits()  # member bound ~4x the largest genuine member; total ~2x the real download
 
 
 @dataclass
 class Job:
-    """Read ``member`` of ``tree`` and write what ``make`` yields: ``(path, bytes)`` pairs.
+    """Read ``member`` of ``tree`` and write what ``make`` yields: ``(path, bytes)`` pairs; without
+    ``make`` the member is streamed unchanged to ``outputs[0]``.
 
     ``outputs`` (when known up front) make the job skippable once they all exist; otherwise ``key``
     is written to the done-list after the job finished."""
 
     tree: Tree
     member: str
-    make: Callable[[bytes], Iterable[tuple[Path, bytes]]]
+    make: Callable[[bytes], Iterable[tuple[Path, bytes]]] | None
     outputs: tuple[Path, ...] = ()
     key: str = ""
 
 
-def find_parts(spec: DatasetSpec, src: Path) -> dict[str, list[Tree]]:
-    """Open every part of ``spec`` from SRC (a folder of downloads, one archive, or an extracted copy)."""
+def find_parts(spec: DatasetSpec, src: Path, meter: Meter | None = None) -> dict[str, list[Tree]]:
+    """Open every part of ``spec`` from SRC (a folder of downloads, one archive, or an extracted copy);
+    ``meter`` holds the run's size bounds (the spec's own by default)."""
+    meter = meter or Meter(spec.limits)
     fix = f"download it from {spec.url}"
     if not src.exists():
         raise DatasetError(f"{spec.name}: '{src}' does not exist; {fix} (see 'seglab prepare --list')")
@@ -87,9 +95,9 @@ def find_parts(spec: DatasetSpec, src: Path) -> dict[str, list[Tree]]:
             paths = [src] if single or fnmatch.fnmatch(src.name, part.archive) else _search(src.parent, part)
         else:
             paths = _search(src, part)
-        trees = [open_tree(p, part_fix) for p in paths]
+        trees = [open_tree(p, part_fix, meter) for p in paths]
         if not trees:
-            trees = _extracted(src, part, part_fix)
+            trees = _extracted(src, part, part_fix, meter)
         if not trees:
             if part.optional:
                 continue
@@ -114,25 +122,17 @@ def _search(folder: Path, part: Part) -> list[Path]:
     return []
 
 
-def _extracted(src: Path, part: Part, fix: str) -> list[Tree]:
+def _extracted(src: Path, part: Part, fix: str, meter: Meter) -> list[Tree]:
     if not src.is_dir():
         return []
     for sub in part.extracted:
         root = src / sub if sub else src
         if (root / part.probe).exists():
-            return [open_tree(root, fix)]
+            return [open_tree(root, fix, meter)]
     return []
 
 
 # ---------------------------------------------------------------- running jobs
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file and a rename, so ``path`` exists only when complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{TMP_SUFFIX}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def clean_leftovers(out: Path) -> int:
@@ -146,8 +146,12 @@ def clean_leftovers(out: Path) -> int:
 
 
 def run_jobs(jobs: list[Job], out: Path, desc: str, workers: int = 1) -> tuple[int, int]:
-    """Run the jobs not done yet; returns (done now, skipped). Compressed tars are read in member order."""
-    done_file = out / DONE_LIST
+    """Run the jobs not done yet; returns (done now, skipped). Compressed tars are read in member order.
+    Every output named up front is checked to lie inside ``out`` before anything is written or skipped."""
+    for job in jobs:
+        for path in job.outputs:
+            contained(out, path, _source(job))
+    done_file = contained(out, out / DONE_LIST)
     done_keys = set(done_file.read_text().splitlines()) if done_file.is_file() else set()
     todo = [j for j in jobs if not _is_done(j, done_keys)]
     skipped = len(jobs) - len(todo)
@@ -163,12 +167,12 @@ def run_jobs(jobs: list[Job], out: Path, desc: str, workers: int = 1) -> tuple[i
                 group.sort(key=lambda j: order.get(j.member, 0))
             if tree.sequential or workers <= 1:
                 for job in group:
-                    _run_one(job, done_file)
+                    _run_one(job, out, done_file)
                     bar.update()
             else:
                 pool = ThreadPoolExecutor(workers)
                 try:
-                    for _ in pool.map(lambda j: _run_one(j, done_file), group):
+                    for _ in pool.map(lambda j: _run_one(j, out, done_file), group):
                         bar.update()
                 finally:  # on Ctrl-C or an error: finish the files being written, start no others
                     pool.shutdown(wait=True, cancel_futures=True)
@@ -183,10 +187,16 @@ def _is_done(job: Job, done_keys: set[str]) -> bool:
     return bool(job.key) and job.key in done_keys
 
 
-def _run_one(job: Job, done_file: Path) -> None:
-    data = job.tree.read(job.member)
-    for path, payload in job.make(data):
-        write_atomic(path, payload)
+def _source(job: Job) -> str:
+    return f"{job.tree.label} member '{job.tree.prefix + job.member}'"
+
+
+def _run_one(job: Job, out: Path, done_file: Path) -> None:
+    if job.make is None:  # copied unchanged: streamed to disk, never held whole
+        write_atomic(out, job.outputs[0], lambda f: job.tree.copy_to(job.member, f), _source(job))
+    else:
+        for path, payload in job.make(job.tree.read(job.member)):
+            write_atomic(out, path, payload, _source(job))
     if job.key and not job.outputs:
         with open(done_file, "a") as f:
             f.write(job.key + "\n")
@@ -194,7 +204,7 @@ def _run_one(job: Job, done_file: Path) -> None:
 
 def copy_job(tree: Tree, member: str, dest: Path) -> Job:
     """Copy a member unchanged."""
-    return Job(tree, member, lambda data: [(dest, data)], outputs=(dest,))
+    return Job(tree, member, None, outputs=(dest,))
 
 
 def png_job(tree: Tree, member: str, dest: Path) -> Job:
@@ -202,15 +212,18 @@ def png_job(tree: Tree, member: str, dest: Path) -> Job:
     return Job(tree, member, lambda data: [(dest, encode_png(decode(data, member, tree)))], outputs=(dest,))
 
 
-def write_list(path: Path, names: Iterable[str]) -> None:
-    write_atomic(path, "".join(f"{n}\n" for n in names).encode())
+def write_list(out: Path, path: Path, names: Iterable[str]) -> None:
+    """A split list (one name a line) at ``path`` inside ``out``."""
+    write_atomic(out, path, "".join(f"{n}\n" for n in names).encode())
 
 
 # ---------------------------------------------------------------- pixels
 
 
 def decode(data: bytes, name: str, tree: Tree, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
-    """An image member as OpenCV decodes it (BGR for colour); GIFs (DRIVE) go through Pillow."""
+    """An image member as OpenCV decodes it (BGR for colour); GIFs (DRIVE) go through Pillow. An image
+    with more pixels than the member bound in bytes is refused unread (a small PNG can inflate to GBs)."""
+    _check_pixels(data, name, tree)
     img = cv2.imdecode(np.frombuffer(data, np.uint8), flags) if data else None
     if img is None:
         try:
@@ -230,6 +243,21 @@ def decode(data: bytes, name: str, tree: Tree, flags: int = cv2.IMREAD_COLOR) ->
             f"or truncated; {tree.fix}"
         )
     return img
+
+
+def _check_pixels(data: bytes, name: str, tree: Tree) -> None:
+    """Refuse an image whose header promises more pixels than the member bound has bytes."""
+    try:
+        with Image.open(io.BytesIO(data)) as pil:  # reads the header only
+            pixels = pil.size[0] * pil.size[1]
+    except Image.DecompressionBombError as err:  # Pillow's own limit; the member bound decides here
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = int(found.group(1)) if found else 0
+    except Exception:  # noqa: BLE001 (not a format Pillow knows: the decoders below report it)
+        return
+    if pixels > tree.limits.member:
+        what = f"it is an image of {pixels} pixels, more than the member bound of {size_text(tree.limits.member)}"
+        raise too_big(tree.label, tree.prefix + name, "member", what)
 
 
 def encode_png(img: np.ndarray) -> bytes:

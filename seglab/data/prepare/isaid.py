@@ -11,7 +11,18 @@ from pathlib import Path
 import cv2
 
 from seglab.data.prepare.archive import Tree
-from seglab.data.prepare.common import DatasetSpec, Job, Part, colours_to_index, copy_job, decode, encode_png, members
+from seglab.data.prepare.common import (
+    DatasetSpec,
+    Job,
+    Limits,
+    Part,
+    colours_to_index,
+    copy_job,
+    decode,
+    encode_png,
+    members,
+)
+from seglab.data.prepare.guard import GiB
 from seglab.data.prepare.tiling import pad_to, sliding_starts
 
 PATCH, OVERLAP = 896, 384
@@ -87,5 +98,6 @@ SPECS = {
         "img_dir/test/P<N>.png (whole)",
         plan=plan,
         note="SRC is the iSAID folder laid out as train/images/part1.zip ... val/Semantic_masks/images.zip",
+        limits=Limits(member=1 * GiB, total=96 * GiB),
     )
 }

@@ -13,7 +13,18 @@ from pathlib import Path
 import cv2
 
 from seglab.data.prepare.archive import Tree
-from seglab.data.prepare.common import DatasetSpec, Job, Part, colours_to_index, decode, encode_png, members, stem
+from seglab.data.prepare.common import (
+    DatasetSpec,
+    Job,
+    Limits,
+    Part,
+    colours_to_index,
+    decode,
+    encode_png,
+    members,
+    stem,
+)
+from seglab.data.prepare.guard import GiB, MiB
 from seglab.data.prepare.tiling import isprs_boxes
 
 TILE = 512
@@ -105,6 +116,7 @@ SPECS = {
         writes="img_dir/{train,val}/<i>_<j>_<x0>_<y0>_<x1>_<y1>.png, ann_dir/... (indices 0..6; 3456 train, "
         "2016 val tiles)",
         plan=plan_potsdam,
+        limits=Limits(member=512 * MiB, total=32 * GiB, ratio=1000),
     ),
     "vaihingen": DatasetSpec(
         name="vaihingen",
@@ -119,5 +131,6 @@ SPECS = {
         writes="img_dir/{train,val}/area<N>_<x0>_<y0>_<x1>_<y1>.png, ann_dir/... (indices 0..6; 344 train, "
         "398 val tiles)",
         plan=plan_vaihingen,
+        limits=Limits(member=128 * MiB, total=8 * GiB, ratio=1000),
     ),
 }

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from seglab.data.prepare.archive import Tree
-from seglab.data.prepare.common import DatasetSpec, Job, Part, copy_job, members
+from seglab.data.prepare.common import DatasetSpec, Job, Limits, Part, copy_job, members
+from seglab.data.prepare.guard import GiB, MiB
 
 ZIPS = {"train": "Train", "val": "Val", "test": "Test"}
 
@@ -43,5 +44,6 @@ SPECS = {
         config="loveda",
         writes="img_dir/{train,val,test}/N.png, ann_dir/{train,val}/N.png",
         plan=plan,
+        limits=Limits(member=32 * MiB, total=32 * GiB),
     )
 }

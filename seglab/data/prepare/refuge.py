@@ -15,6 +15,7 @@ from seglab.data.prepare.archive import Tree
 from seglab.data.prepare.common import (
     DatasetSpec,
     Job,
+    Limits,
     Part,
     decode,
     encode_png,
@@ -23,6 +24,7 @@ from seglab.data.prepare.common import (
     png_job,
     stem,
 )
+from seglab.data.prepare.guard import GiB, MiB
 
 MASK_TABLE = lookup_table({0: 1, 128: 2, 255: 0})
 SPLITS = {
@@ -74,5 +76,6 @@ SPECS = {
         writes="images/{training,validation,test}/<name>.png, annotations/.../<name>.png (0 background, 1 cup, 2 disc)",
         plan=plan,
         note="SRC is the folder holding the six zips (REFUGE2/REFUGE2 after unzipping REFUGE2.zip)",
+        limits=Limits(member=64 * MiB, total=16 * GiB, ratio=1000),  # .bmp masks deflate well
     )
 }

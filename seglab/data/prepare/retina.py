@@ -8,22 +8,20 @@ because some masks are not exactly 0/255). Splits are MMSegmentation's: DRIVE by
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from pathlib import Path
 
 import cv2
 
 from seglab.data.prepare.archive import Tree
-from seglab.data.prepare.common import DatasetSpec, Job, Part, decode, encode_png, expect_count, members, stem
-from seglab.errors import DatasetError
+from seglab.data.prepare.common import DatasetSpec, Job, Limits, Part, decode, encode_png, expect_count, members, stem
+from seglab.data.prepare.guard import GiB, MiB
 
 IMAGE_TYPES = (".tif", ".tiff", ".jpg", ".jpeg", ".png", ".ppm", ".gif", ".bmp")
 
 
 def image_png(tree: Tree, name: str, gz: bool = False):
     def make_bytes(data: bytes) -> bytes:
-        return encode_png(decode(_gunzip(data, name, tree) if gz else data, name, tree))
+        return encode_png(decode(tree.gunzip(data, name) if gz else data, name, tree))
 
     return make_bytes
 
@@ -32,17 +30,10 @@ def mask_png(tree: Tree, name: str, gz: bool = False):
     """0/1 vessel mask from a 0/255 (or nearly so) image."""
 
     def make_bytes(data: bytes) -> bytes:
-        img = decode(_gunzip(data, name, tree) if gz else data, name, tree, cv2.IMREAD_COLOR)
+        img = decode(tree.gunzip(data, name) if gz else data, name, tree, cv2.IMREAD_COLOR)
         return encode_png(img[:, :, 0] // 128)
 
     return make_bytes
-
-
-def _gunzip(data: bytes, name: str, tree: Tree) -> bytes:
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error):
-        raise DatasetError(f"{tree.label}: '{tree.prefix + name}' is not a complete .gz file; {tree.fix}") from None
 
 
 def job(tree: Tree, name: str, dest: Path, convert) -> Job:
@@ -157,6 +148,7 @@ SPECS = {
         plan=plan_drive,
         finish=finish_drive,
         note="validation labels come from test.zip's test/1st_manual/, which newer downloads lack",
+        limits=Limits(member=16 * MiB, total=1 * GiB),
     ),
     "stare": DatasetSpec(
         name="stare",
@@ -171,6 +163,7 @@ SPECS = {
         config="stare",
         writes="images/{training,validation}/imNNNN.png, annotations/.../imNNNN.ah.png and imNNNN.vk.png (0/1)",
         plan=plan_stare,
+        limits=Limits(member=16 * MiB, total=1 * GiB),
     ),
     "chase_db1": DatasetSpec(
         name="chase_db1",
@@ -181,6 +174,7 @@ SPECS = {
         config="chase_db1",
         writes="images/{training,validation}/Image_NNx.png, annotations/.../Image_NNx_1stHO.png and _2ndHO.png (0/1)",
         plan=plan_chase,
+        limits=Limits(member=16 * MiB, total=1 * GiB),
     ),
     "hrf": DatasetSpec(
         name="hrf",
@@ -191,5 +185,6 @@ SPECS = {
         config="hrf",
         writes="images/{training,validation}/NN_x.png, annotations/{training,validation}/NN_x.png (0/1)",
         plan=plan_hrf,
+        limits=Limits(member=128 * MiB, total=8 * GiB, ratio=1000),
     ),
 }

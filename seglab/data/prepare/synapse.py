@@ -7,14 +7,14 @@ spleen, stomach), the others become background. Reading .nii.gz needs nibabel.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from seglab.data.prepare.archive import Tree
-from seglab.data.prepare.common import DatasetSpec, Job, Part, encode_jpg, encode_png, members
+from seglab.data.prepare.common import DatasetSpec, Job, Limits, Part, encode_jpg, encode_png, members
+from seglab.data.prepare.guard import GiB, MiB
 from seglab.errors import DatasetError
 
 # TransUNet's split of the 30 training scans (MMSegmentation's docs list the same train.txt/val.txt)
@@ -28,7 +28,7 @@ def read_volume(data: bytes, name: str, tree: Tree) -> np.ndarray:
     import nibabel as nib
 
     try:
-        raw = gzip.decompress(data) if name.endswith(".gz") else data
+        raw = tree.gunzip(data, name) if name.endswith(".gz") else data
         volume = np.asarray(nib.Nifti1Image.from_bytes(raw).get_fdata())
     except (OSError, EOFError, zlib.error, ValueError, nib.filebasedimages.ImageFileError) as err:
         raise DatasetError(
@@ -65,7 +65,14 @@ def _split_ids(tree: Tree) -> dict[str, list[str]]:
     names = set(tree.names())
     if "Training/train.txt" in names and "Training/val.txt" in names:
         lists = {s: tree.read(f"Training/{s}.txt").decode().split() for s in ("train", "val")}
-        return {s: [n[3:7] for n in v] for s, v in lists.items()}
+        ids = {s: [n[3:7] for n in v] for s, v in lists.items()}
+        for split, values in ids.items():
+            for case in values:
+                if not case.isdigit():  # the case id names members and outputs: nothing else may pass
+                    raise DatasetError(
+                        f"{tree.label}: 'Training/{split}.txt' names '{case}', not a 4-digit case id; {tree.fix}"
+                    )
+        return ids
     return {"train": TRAIN_IDS, "val": VAL_IDS}
 
 
@@ -98,5 +105,6 @@ SPECS = {
         writes="img_dir/{train,val}/caseNNNN_sliceNNN.jpg, ann_dir/{train,val}/caseNNNN_sliceNNN.png",
         plan=plan,
         needs=(("nibabel", "nibabel"),),
+        limits=Limits(member=512 * MiB, total=16 * GiB, ratio=1000),  # label volumes: mostly zeros
     )
 }

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from seglab.data.prepare.archive import Tree
-from seglab.data.prepare.common import DatasetSpec, Job, Part, copy_job, encode_png, members, write_list
+from seglab.data.prepare.common import DatasetSpec, Job, Limits, Part, copy_job, encode_png, members, write_list
+from seglab.data.prepare.guard import GiB, MiB
 from seglab.errors import DatasetError
 
 SEG_LISTS = "ImageSets/Segmentation/"
@@ -69,8 +70,8 @@ def finish(parts: dict[str, list[Tree]], out: Path) -> list[str]:
     sbd_all = read_list(sbd, "dataset/train.txt") + read_list(sbd, "dataset/val.txt")
     trainaug = sorted(set(voc_train + sbd_all) - set(voc_val))
     aug = sorted(set(sbd_all) - set(voc_train + voc_val))
-    write_list(out / SEG_LISTS / "trainaug.txt", trainaug)
-    write_list(out / SEG_LISTS / "aug.txt", aug)
+    write_list(out, out / SEG_LISTS / "trainaug.txt", trainaug)
+    write_list(out, out / SEG_LISTS / "aug.txt", aug)
     note = "" if len(trainaug) == TRAINAUG_LEN else f" (the full downloads give {TRAINAUG_LEN})"
     return [f"lists: {SEG_LISTS}aug.txt {len(aug)} names, trainaug.txt {len(trainaug)} names{note}"]
 
@@ -92,5 +93,6 @@ SPECS = {
         plan=plan,
         finish=finish,
         needs=(("scipy", "scipy"),),
+        limits=Limits(member=16 * MiB, total=16 * GiB),
     )
 }

@@ -17,23 +17,20 @@ import fnmatch
 import gzip
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from seglab.config import CONFIGS_DIR, Config, resolve_config_path
-from seglab.engine.checkpoint import hub_cache_path, not_a_checkpoint, safe_load
 from seglab.errors import CheckpointError, ConfigError, SeglabError
+from seglab.fileio import download as downloads
+from seglab.fileio.download import DownloadError as DownloadError  # raised by download(); the CLI exits 1
+from seglab.fileio.sources import hub_cache_path, mirrored
 
 TABLE_PATH = Path(__file__).with_name("zoo_table.json.gz")
 NO_CHECKPOINT = "no published checkpoint"
 ZOO = "zoo"  # the checkpoint argument that means "the published checkpoint of this config"
-
-
-class DownloadError(CheckpointError):
-    """A published checkpoint could not be fetched (offline, refused, damaged); the CLI exits 1."""
 
 
 @dataclass
@@ -283,9 +280,9 @@ def cached_checkpoint(config: str | Path | Config) -> Path:
     if not path.is_file():
         raise CheckpointError(
             f"the published checkpoint of '{name}' is not downloaded: run 'seglab zoo --download {name}' "
-            f"(or download {url} and put it at {path})"
+            f"(or download {mirrored(url)} and put it at {path})"
         )
-    return path
+    return downloads.verify_cached(path)
 
 
 def resolve_checkpoint(config: str | Path | Config, checkpoint: str | Path | None) -> str | Path | None:
@@ -296,42 +293,14 @@ def resolve_checkpoint(config: str | Path | Config, checkpoint: str | Path | Non
 
 
 def _fetch_url(url: str, dst: str, progress: bool) -> None:
-    """Download ``url`` to ``dst``; the file name's ``-<hex>.`` part is checked as a SHA-256 prefix."""
-    import re
-
-    import torch
-
-    match = re.search(r"-([a-f0-9]{6,})\.", Path(url).name)
-    torch.hub.download_url_to_file(url, dst, hash_prefix=match.group(1) if match else None, progress=progress)
+    """Copy the bytes of ``url`` to ``dst`` (tests replace it to stand in for a network)."""
+    downloads.transfer(url, dst, progress)
 
 
 def download(name: str, progress: bool = True) -> tuple[Path, bool]:
     """Place the published checkpoint of ``name`` in the torch hub cache; returns (path, newly downloaded).
 
-    The file is fetched to a temporary name beside its target, read back as a checkpoint, then renamed,
-    so the cache never holds a partial or non-checkpoint file."""
-    url = checkpoint_url(name)
-    target = hub_cache_path(url)
-    if target.is_file() and not not_a_checkpoint(target):
-        return target, False
-    by_hand = f"download {url} by hand and put it at {target}"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DownloadError(f"cannot create the cache folder {target.parent} ({err.strerror}); {by_hand}") from None
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        try:
-            _fetch_url(url, tmp, progress)
-        except Exception as err:  # noqa: BLE001 — offline, DNS, refused, HTTP errors, hash mismatch ...
-            reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
-            raise DownloadError(f"cannot download {url} ({reason}); {by_hand}") from None
-        try:
-            safe_load(tmp)
-        except CheckpointError as err:
-            raise DownloadError(f"the download of {url} is not a readable checkpoint ({err}); {by_hand}") from None
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return target, True
+    As every checkpoint URL seglab reads (``seglab.fileio.download``): the SHA-256 prefix in the file name is
+    checked on download and when the file is already cached, and a download is renamed into the cache only
+    once checked. ``DownloadError`` (the CLI exits 1) says what failed and where to put the file by hand."""
+    return downloads.cached_download(checkpoint_url(name), progress=progress, transfer=_fetch_url)

@@ -1,10 +1,10 @@
 """Reading and writing checkpoints in MMSegmentation's layout, safely.
 
-Loading never runs code from the file: it tries PyTorch's weights-only unpickler first, and for
-files that carry other objects (MMEngine's ``message_hub``, NumPy scalars, config objects) it
-unpickles with a loader that replaces every class or function the file names by an inert
-placeholder, so only tensors and plain containers come out. Saving writes a temporary file and
-renames it, so an interrupted save never leaves a truncated checkpoint behind.
+Every source (a path, a URL, ``open-mmlab://``/``torchvision://``/``mmcls://`` names) goes through
+``fetch``: URLs are downloaded and checked against the hash prefix of their file name by
+``seglab.fileio.download``, and files are read by ``seglab.fileio.safe_pickle.safe_load``, which never runs
+code from the file nor lets it change the process. Saving writes a temporary file and renames it, so an
+interrupted save never leaves a truncated checkpoint behind.
 """
 
 from __future__ import annotations
@@ -12,13 +12,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import pickle
-import re
 import shutil
 import tempfile
-import types
-import zipfile
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,221 +22,64 @@ import torch
 from torch import nn
 
 from seglab.errors import CheckpointError
+from seglab.fileio.download import DownloadError, cached_download
+from seglab.fileio.safe_pickle import not_a_checkpoint, safe_load
+from seglab.fileio.sources import TORCHVISION_URLS, hub_cache_path, is_url, named_url, release_url
 
+__all__ = ["TORCHVISION_URLS", "hub_cache_path", "named_url", "not_a_checkpoint", "release_url", "safe_load"]
 logger = logging.getLogger("seglab")
-
-THIRD_PARTY = "https://download.openmmlab.com/pretrain/third_party"
-OPEN_MMLAB_URLS = {  # the names shipped configs use, with MMEngine's URLs for them
-    "resnet18_v1c": f"{THIRD_PARTY}/resnet18_v1c-b5776b93.pth",
-    "resnet50_v1c": f"{THIRD_PARTY}/resnet50_v1c-2cccc1ad.pth",
-    "resnet101_v1c": f"{THIRD_PARTY}/resnet101_v1c-e67eebb6.pth",
-    "resnest50": f"{THIRD_PARTY}/resnest50_d2-7497a55b.pth",
-    "resnest101": f"{THIRD_PARTY}/resnest101_d2-f3b931b2.pth",
-    "resnest200": f"{THIRD_PARTY}/resnest200_d2-ca88e41f.pth",
-    "resnext50_32x4d": f"{THIRD_PARTY}/resnext50-32x4d-0ab1a123.pth",
-    "resnext101_32x4d": f"{THIRD_PARTY}/resnext101_32x4d-a5af3160.pth",
-    "resnext101_64x4d": f"{THIRD_PARTY}/resnext101_64x4d-ee2c6f71.pth",
-    "msra/hrnetv2_w18_small": f"{THIRD_PARTY}/hrnetv2_w18_small-b5a04e21.pth",
-    "msra/hrnetv2_w18": f"{THIRD_PARTY}/hrnetv2_w18-00eb2006.pth",
-    "msra/hrnetv2_w48": f"{THIRD_PARTY}/hrnetv2_w48-d2186c55.pth",
-    "contrib/mobilenet_v3_large": f"{THIRD_PARTY}/mobilenet_v3_large-bc2c3fd3.pth",
-    "contrib/mobilenet_v3_small": f"{THIRD_PARTY}/mobilenet_v3_small-47085aa1.pth",
-}
-MMCLS_URLS = {  # mmcls://NAME: an MMClassification model; its backbone.* tensors are the backbone's weights
-    "mobilenet_v2": "https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/"
-    "mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth",
-}
-TORCHVISION_URLS = {  # ImageNet weights of plain ResNets, named as torchvision's files
-    "resnet18": "https://download.pytorch.org/models/resnet18-5c106cde.pth",
-    "resnet34": "https://download.pytorch.org/models/resnet34-333f7ec4.pth",
-    "resnet50": "https://download.pytorch.org/models/resnet50-19c8e357.pth",
-    "resnet101": "https://download.pytorch.org/models/resnet101-5d3b4d8f.pth",
-    "resnet152": "https://download.pytorch.org/models/resnet152-b121ed2d.pth",
-}
-SCHEMES = {"open-mmlab://": OPEN_MMLAB_URLS, "torchvision://": TORCHVISION_URLS, "mmcls://": MMCLS_URLS}
-MMSEG_RELEASE = "https://download.openmmlab.com/mmsegmentation/v0.5"
-_RELEASE_NAME = re.compile(r"^(?P<config>(?P<family>[a-z0-9]+)_.+?)_\d{8}_\d{6}-[0-9a-f]{8}\.pth$")
+FROM_SCRATCH = "or set model.pretrained=None (and no init_cfg) to train the backbone from scratch"
 
 
-# ----------------------------------------------------------------------------- safe loading
-class _Inert:
-    """Stands in for any object a checkpoint names; calling or filling it does nothing."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        pass
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
-        return _Inert()
-
-
-_TORCH_REBUILD = {
-    "_rebuild_tensor",
-    "_rebuild_tensor_v2",
-    "_rebuild_tensor_v3",
-    "_rebuild_parameter",
-    "_rebuild_parameter_with_state",
-    "_rebuild_from_type_v2",
-    "_rebuild_qtensor",
-    "_rebuild_device_tensor_from_numpy",
-}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Resolves only tensor-rebuilding functions, dtypes and plain containers; all else is inert."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module in ("torch._utils", "torch._tensor") and name in _TORCH_REBUILD:
-            return super().find_class(module, name)
-        if module == "torch" and (name.endswith("Storage") or isinstance(getattr(torch, name, None), torch.dtype)):
-            return super().find_class(module, name)
-        if module == "torch" and name == "Size":
-            return torch.Size
-        if module == "torch.nn.parameter" and name == "Parameter":
-            return torch.nn.Parameter
-        if (module, name) == ("collections", "OrderedDict"):
-            return OrderedDict
-        if module == "builtins" and name in ("set", "frozenset", "tuple", "list", "dict", "slice", "complex"):
-            return super().find_class(module, name)
-        return _Inert
-
-
-_safe_pickle = types.SimpleNamespace(
-    Unpickler=_SafeUnpickler, load=lambda f, **kw: _SafeUnpickler(f, **kw).load(), __name__="seglab_safe_pickle"
-)
-
-
-def safe_load(path: str | Path) -> Any:
-    """Load a checkpoint file without executing anything it names."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint '{path}' does not exist")
-    looks_like = not_a_checkpoint(path)
-    if looks_like:
-        raise CheckpointError(unreadable(path, looks_like))
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        pass  # objects beyond tensors inside: fall back to the inert loader
-    except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(unreadable(path, f"a damaged PyTorch file ({err})")) from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_safe_pickle)
-    except Exception as err:  # noqa: BLE001 — any failure here means an unreadable file
-        raise CheckpointError(unreadable(path, f"a damaged PyTorch file ({type(err).__name__}: {err})")) from None
-
-
-def not_a_checkpoint(path: Path) -> str | None:
-    """What a file that cannot be a PyTorch checkpoint looks like (None when it may be one)."""
-    size = path.stat().st_size
-    if size == 0:
-        return "an empty file"
-    with open(path, "rb") as f:
-        head = f.read(512)
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                archive.infolist()
-        except (zipfile.BadZipFile, OSError):
-            return "a truncated zip file (the download stopped early)"
-        return None
-    if head.startswith(b"\x80"):
-        return None  # a legacy (non-zip) pickle checkpoint
-    text = head.lstrip().lower()
-    if text.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")):
-        return "an HTML page (a web page saved in place of the file, often an error or sign-in page)"
-    if text.startswith((b"{", b"[")):
-        return "a JSON text file"
-    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
-        return "a text file"
-    return "a file that is not a PyTorch checkpoint"
-
-
-def unreadable(path: Path, looks_like: str) -> str:
-    url = release_url(path)
-    source = f" from {url}" if url else ""
-    return (
-        f"checkpoint '{path}' ({path.stat().st_size:,} bytes) cannot be read: it looks like {looks_like}. "
-        f"Download it again{source}"
-    )
-
-
-def extract_state_dict(obj: Any) -> dict[str, torch.Tensor]:
-    """The tensors of a checkpoint (MMSegmentation 0.x/1.x ``state_dict`` or a bare dict), ``module.`` stripped."""
+def extract_state_dict(obj: Any, source: str | Path = "") -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint (MMSegmentation 0.x/1.x ``state_dict`` or a bare dict), ``module.`` stripped;
+    ``source`` names the file in errors."""
+    name = f"checkpoint '{source}'" if source else "the checkpoint"
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     elif isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict):
-        raise CheckpointError("the checkpoint holds no state_dict")
+        raise CheckpointError(f"{name} holds no state_dict (it is a {type(obj).__name__}): pass a model checkpoint")
     state = {}
     for key, value in obj.items():
         if isinstance(value, torch.Tensor):
             state[key[len("module.") :] if key.startswith("module.") else key] = value
     if not state:
-        raise CheckpointError("the checkpoint's state_dict holds no tensors")
+        keys = ", ".join(map(str, list(obj)[:5])) or "none"
+        raise CheckpointError(
+            f"{name} holds no tensors in its state_dict (keys: {keys}): it is not a model's weights; "
+            "pass the .pth file training saved (or a state_dict saved with torch.save)"
+        )
     return state
 
 
 # ----------------------------------------------------------------------------- locating files
-def release_url(path: str | Path) -> str | None:
-    """The download URL of a published MMSegmentation checkpoint, recognised by its file name."""
-    match = _RELEASE_NAME.match(Path(path).name)
-    if not match:
-        return None
-    return f"{MMSEG_RELEASE}/{match['family']}/{match['config']}/{Path(path).name}"
-
-
-def hub_cache_path(url: str) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
-
-
-def named_url(source: str) -> str:
-    """The URL behind ``open-mmlab://NAME``, ``torchvision://NAME`` or ``mmcls://NAME``; other sources as given."""
-    for scheme, table in SCHEMES.items():
-        if source.startswith(scheme):
-            name = source[len(scheme) :]
-            if name not in table:
-                raise CheckpointError(f"unknown pretrained name '{source}'; known: {sorted(table)}")
-            return table[name]
-    return source
-
-
 def read_pretrained(source: str) -> dict[str, torch.Tensor]:
     """The tensors of a pre-trained checkpoint; for ``mmcls://`` only its ``backbone.*`` ones, prefix
     stripped, as MMEngine reads such a classification model."""
-    state = extract_state_dict(safe_load(fetch(source)))
+    try:
+        path = fetch(source)
+    except DownloadError as err:
+        raise DownloadError(f"{err}, {FROM_SCRATCH}") from None
+    state = extract_state_dict(safe_load(path), source)
     if source.startswith("mmcls://"):
         state = {k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")}
     return state
 
 
 def fetch(source: str) -> Path:
-    """A local path for ``source``: a file, an http(s) URL (torch.hub cache) or a named checkpoint
-    (``open-mmlab://NAME``, ``torchvision://NAME``, ``mmcls://NAME``)."""
+    """A local path for ``source``: a file, a URL (downloaded to the torch.hub cache and checked there on
+    every use) or a named checkpoint (``open-mmlab://NAME``, ``torchvision://NAME``, ``mmcls://NAME``)."""
     source = named_url(source)
-    if not source.startswith(("http://", "https://")):
-        path = Path(source).expanduser()
-        if not path.is_file():
-            url = release_url(path)
-            hint = f"; it is published at {url} — download it to that path" if url else ""
-            raise CheckpointError(f"checkpoint '{path}' does not exist{hint}")
-        return path
-    cached = hub_cache_path(source)
-    if cached.is_file():
-        return cached
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        logger.info(f"downloading {source} to {cached}")
-        torch.hub.download_url_to_file(source, str(cached), progress=True)
-    except Exception as err:  # noqa: BLE001 — network errors come in many types
-        raise CheckpointError(
-            f"cannot download {source} ({type(err).__name__}). Place the file at {cached} by hand, "
-            "or set model.pretrained=None (and no init_cfg) to train the backbone from scratch"
-        ) from None
-    return cached
+    if is_url(source):
+        return cached_download(source)[0]
+    path = Path(source).expanduser()
+    if not path.is_file():
+        url = release_url(path)
+        hint = f"; it is published at {url} — download it to that path" if url else ""
+        raise CheckpointError(f"checkpoint '{path}' does not exist{hint}")
+    return path
 
 
 # ----------------------------------------------------------------------------- loading into a model
@@ -297,7 +135,7 @@ def apply_checkpoint(
     model: nn.Module, checkpoint: Any, source: str | Path, strict: bool = False, prefix: str = ""
 ) -> LoadReport:
     """Load the tensors of an already-read checkpoint into ``model``; logs what was skipped."""
-    state = extract_state_dict(checkpoint)
+    state = extract_state_dict(checkpoint, source)
     if prefix:
         state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     report = load_state_dict(model, state, strict)

@@ -132,7 +132,7 @@ def test_offline_pretrained_backbone_fails_with_cache_path_and_fix(monkeypatch, 
     def offline(*args, **kwargs):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    monkeypatch.setattr("seglab.fileio.download._transfer", offline)  # every download goes through it
     cfg = Config.fromfile(REPO / "configs/deeplabv3plus/deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py")
     with pytest.raises(CheckpointError) as err:
         build_model(cfg.model)
@@ -147,6 +147,13 @@ def test_pretrained_backbone_loads_from_the_hub_cache(monkeypatch, tmp_path):
     donor = build_model(cfg.model, load_pretrained=False).backbone
     cache = tmp_path / "hub" / "checkpoints"
     cache.mkdir(parents=True)
-    torch.save({"state_dict": donor.state_dict()}, cache / "resnet18_v1c-b5776b93.pth")
+    import hashlib  # a cached file must be the one its name's SHA-256 prefix names: publish the donor's
+
+    from seglab.fileio.sources import OPEN_MMLAB_URLS, THIRD_PARTY
+
+    torch.save({"state_dict": donor.state_dict()}, cache / "donor.pth")
+    name = f"resnet18_v1c-{hashlib.sha256((cache / 'donor.pth').read_bytes()).hexdigest()[:8]}.pth"
+    (cache / "donor.pth").rename(cache / name)
+    monkeypatch.setitem(OPEN_MMLAB_URLS, "resnet18_v1c", f"{THIRD_PARTY}/{name}")
     model = build_model(cfg.model)
     assert torch.equal(model.backbone.state_dict()["stem.0.weight"], donor.state_dict()["stem.0.weight"])

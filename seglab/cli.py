@@ -182,9 +182,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg.resume = True
         cfg.load_from = args.resume
     if args.amp:
+        from seglab.config_types import check_config_types
+
+        check_config_types(cfg)  # optim_wrapper=(1, 2) is one line before --amp spreads it
         cfg.optim_wrapper = {**cfg.optim_wrapper, "type": "AmpOptimWrapper"}
         if args.amp == "force" and not cuda_available():  # an explicit dtype skips the CPU probe (engine/amp.py)
             cfg.optim_wrapper["dtype"] = "bfloat16"
+    cfg.launcher = args.launcher  # as MMSegmentation's tools/train.py and test.py
     Runner.from_cfg(cfg).train()
     return 0
 
@@ -305,11 +309,13 @@ def cmd_make_dummy(args: argparse.Namespace) -> int:
 
 
 def cmd_check_data(args: argparse.Namespace) -> int:
+    from seglab.config_types import check_config_types
     from seglab.data.check import check_dataset, splits_from_config, splits_from_folder
 
     target = Path(args.target)
     if target.suffix == ".py":
         cfg = load_config(args.target, args.cfg_options)
+        check_config_types(cfg)  # model=(1, 2): one line naming the key
         specs, num_classes, ignore_index, classes = splits_from_config(cfg)
         num_classes = args.num_classes or num_classes
     else:

@@ -11,12 +11,16 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import functools
+import logging
 import re
 import traceback
 import types
+import unicodedata
 from pathlib import Path
 from typing import Any
 
+from seglab.config_dump import config_text, is_variable_name
 from seglab.errors import ConfigError
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
@@ -107,6 +111,8 @@ class Config(ConfigDict):
 
     def merge_from_dict(self, options: dict) -> None:
         """Merge ``{'a.b.c': value}`` style overrides; integer parts index into lists."""
+        for dotted in options:
+            check_option_key(dotted)
         for dotted, value in options.items():
             nested: Any = value
             for part in reversed(str(dotted).split(".")):
@@ -116,14 +122,25 @@ class Config(ConfigDict):
             for key, val in merged.items():
                 self[key] = val
 
-    def dump(self, path: str | Path) -> None:
-        """Write the resolved config as a Python file that ``Config.fromfile`` reads back."""
+    def dump(self, path: str | Path) -> bool:
+        """Write the resolved config as a Python file that ``Config.fromfile`` reads back to equal values.
+
+        A config holding a value with no literal form (an object set through the Python API, a class in a
+        config file) is not written: a warning names the key and the run goes on (False is returned);
+        ``pretty_text`` raises instead."""
+        try:
+            text = self.pretty_text()
+        except ConfigError as err:
+            logging.getLogger("seglab").warning(f"{path} not written: {err}")
+            return False
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(self.pretty_text())
+        Path(path).write_text(text, encoding="utf-8")
+        return True
 
     def pretty_text(self) -> str:
-        lines = [f"{key} = {format_value(value, 0)}" for key, value in sorted(self.items())]
-        return "\n".join(lines) + "\n"
+        """The config as data-only Python source (see ``seglab.config_dump``); a ``ConfigError`` naming the
+        key where a value has no such form."""
+        return config_text(self)
 
 
 def _shipped(path: str, where: str) -> Path | None:
@@ -181,7 +198,7 @@ def _load_file(path: Path, chain: tuple[Path, ...]) -> dict:
             f"{path} is not a text file (byte {err.start} is not UTF-8): a config is Python source — "
             "check that the path names the .py config, not a checkpoint or an image"
         ) from None
-    bases = _read_base_list(source, path)
+    bases = _read_base_list(source, str(path))
     merged: dict = {}
     owner: dict[str, Path] = {}
     for base in bases:
@@ -200,7 +217,11 @@ def _load_file(path: Path, chain: tuple[Path, ...]) -> dict:
     return merge_into(own, merged, allow_list_keys=False, where=str(path))
 
 
-def _read_base_list(source: str, path: Path) -> list[str]:
+@functools.lru_cache(maxsize=2048)
+def _read_base_list(source: str, path: str) -> tuple[str, ...]:
+    """The ``_base_`` files a config names, parsed once per text."""
+    if BASE_KEY not in source:  # most files (base files, saved configs): no second parse
+        return ()
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as err:
@@ -214,8 +235,8 @@ def _read_base_list(source: str, path: Path) -> list[str]:
             bases = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else [value]
             if not all(isinstance(b, str) for b in bases):
                 raise ConfigError(f"{path}: _base_ must be a string or a list of strings")
-            return bases
-    return []
+            return tuple(bases)
+    return ()
 
 
 def _exec_file(source: str, path: Path, base: dict) -> dict:
@@ -231,7 +252,11 @@ def _exec_file(source: str, path: Path, base: dict) -> dict:
     source = _BASE_REF.sub(lambda m: f"__seglab_base__({m.group(1)!r})", source)
     namespace: dict[str, Any] = {"__file__": str(path), "__name__": "__config__", "__seglab_base__": base_ref}
     try:
-        exec(compile(source, str(path), "exec"), namespace)
+        code = _compiled(source, str(path))
+    except SyntaxError as err:
+        raise ConfigError(f"{path}:{err.lineno}: syntax error in config: {err.msg}") from None
+    try:
+        exec(code, namespace)
     except NameError as err:
         raise ConfigError(
             f"{path}: {err}. Variables of _base_ files are not visible in the file that inherits "
@@ -249,6 +274,12 @@ def _exec_file(source: str, path: Path, base: dict) -> dict:
         for key, value in namespace.items()
         if not key.startswith("__") and not isinstance(value, types.ModuleType | types.FunctionType | type)
     }
+
+
+@functools.lru_cache(maxsize=2048)
+def _compiled(source: str, filename: str) -> types.CodeType:
+    """Compiled once per text: a base file is read by every config that inherits it."""
+    return compile(source, filename, "exec")
 
 
 def merge_into(child: dict, base: Any, allow_list_keys: bool, where: str) -> Any:
@@ -301,8 +332,13 @@ def parse_cli_value(text: str) -> Any:
         return [parse_cli_value(part) for part in text.split(",") if part != ""]
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         pass
+    for number in (int, float):  # as MMEngine: ' 1', inf, -inf, nan
+        try:
+            return number(text)
+        except ValueError:
+            pass
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -316,37 +352,32 @@ def parse_cfg_options(items: list[str] | None) -> dict:
     options: dict = {}
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f"--cfg-options '{item}' is not of the form key=value (e.g. train_cfg.max_iters=100)")
+            raise ConfigError(f"--cfg-options {item!r} is not of the form key=value (e.g. train_cfg.max_iters=100)")
         key, text = item.split("=", 1)
+        check_option_key(key)
         value = parse_cli_value(text)
         if isinstance(value, str) and any(c in value for c in "()[]{}'\""):
+            shown = text if text.isprintable() else repr(text)
             raise ConfigError(
-                f"--cfg-options {key}={text}: '{text}' is not a valid value (unbalanced brackets or quotes?); "
+                f"--cfg-options {key}={shown}: {text!r} is not a valid value (unbalanced brackets or quotes?); "
                 "write numbers as 100 or 0.01, text as name, lists as [1,2] or 1,2, tuples as (512,512)"
             )
         options[key] = value
     return options
 
 
-def format_value(value: Any, indent: int) -> str:
-    """Python source for a config value, in the ``dict(key=value)`` style configs are written in."""
-    pad = " " * (indent + 4)
-    end = " " * indent
-    if isinstance(value, dict):
-        if not value:
-            return "dict()"
-        if all(isinstance(k, str) and k.isidentifier() for k in value):
-            body = ",\n".join(f"{pad}{k}={format_value(v, indent + 4)}" for k, v in value.items())
-            return f"dict(\n{body})"
-        body = ",\n".join(f"{pad}{k!r}: {format_value(v, indent + 4)}" for k, v in value.items())
-        return f"{{\n{body}}}"
-    if isinstance(value, list | tuple):
-        opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
-        if not value:
-            return opening + closing
-        if all(isinstance(v, int | float | str | bool | type(None)) for v in value):
-            inner = ", ".join(repr(v) for v in value)
-            return f"{opening}{inner}{',' if isinstance(value, tuple) and len(value) == 1 else ''}{closing}"
-        body = ",\n".join(f"{pad}{format_value(v, indent + 4)}" for v in value)
-        return f"{opening}\n{body},\n{end}{closing}"
-    return repr(value)
+def check_option_key(key: Any) -> None:
+    """An override key is a dotted name (``model.decode_head.num_classes``; a number indexes a list, as in
+    MMEngine's ``a.0.b``). Anything else would become a variable the saved config cannot hold."""
+    parts = key.split(".") if isinstance(key, str) else [None]
+    if not (is_variable_name(parts[0]) and all(_is_key_part(part) for part in parts[1:])):
+        raise ConfigError(
+            f"--cfg-options key {key!r} is not a dotted name: each part must be a Python identifier (or a list "
+            "index, as the 0 in a.0.b), e.g. model.decode_head.num_classes=3"
+        )
+
+
+def _is_key_part(part: str) -> bool:
+    if part.isascii() and part.isdigit():
+        return True
+    return part.isidentifier() and unicodedata.normalize("NFKC", part) == part

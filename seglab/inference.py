@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from seglab.config import Config
+from seglab.config_types import check_config_types
 from seglab.data.io import IMAGE_SUFFIXES, write_image
 from seglab.data.transforms import Compose, LoadImageFromFile, PackSegInputs
 from seglab.engine.checkpoint import apply_checkpoint, read_checkpoint
@@ -58,6 +59,7 @@ def init_model(
     cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    check_config_types(cfg, ("model", "test_dataloader", "test_pipeline", "custom_imports"))
     import_custom_modules(cfg.get("custom_imports"))  # a user's module may register the config's types
     model = build_model(cfg.model, load_pretrained=False)
     meta = _dataset_meta_from_config(cfg)

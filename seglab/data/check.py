@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from seglab.data.io import IMAGE_SUFFIXES, open_label
+from seglab.data.label_hints import all_ignore_hint
 from seglab.data.transforms.loading import reduce_zero, size_mismatch
 from seglab.errors import DatasetError
 from seglab.progress import progress
@@ -233,11 +234,8 @@ def _check_values(spec, histogram, raw_values, files_with_value, num_classes, ig
             f"converter writes mask // 128), but these hold 0/{ignore_index}, so every vessel pixel is ignored: "
             f"convert the download with 'seglab prepare {VESSEL_DATASETS[spec.dataset_type]}' or save label // 255"
         )
-    elif binary_255:
-        report.errors.append(
-            f"[{name}] labels hold only 0 and {ignore_index}: a binary mask saved as 0/255 makes every "
-            f"foreground pixel 'ignore'. Save the foreground as 1 (e.g. label // 255)"
-        )
+    elif hint := all_ignore_hint(raw_values, spec.reduce_zero_label, ignore_index, num_classes):
+        report.errors.append(f"[{name}] {hint}")
     elif values and num_classes > 1 and 0 in values and not [v for v in values if 0 < v < num_classes]:
         report.warnings.append(f"[{name}] every labelled pixel is class 0")
 

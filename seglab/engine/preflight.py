@@ -9,6 +9,8 @@ import numpy as np
 from PIL import Image
 
 from seglab.data.check import image_hw
+from seglab.data.io import read_label
+from seglab.data.label_hints import all_ignore_hint
 from seglab.data.transforms import LoadAnnotations
 from seglab.engine.checkpoint import fetch
 from seglab.errors import ConfigError
@@ -48,6 +50,8 @@ def check_label_values(dataset, num_classes: int, ignore_index: int) -> None:
         return
     picks = np.linspace(0, len(infos) - 1, min(SAMPLED_LABELS, len(infos))).astype(int)
     seen: set[int] = set()
+    read: list[str] = []
+    reduced = False  # whether reduce_zero_label made file value 0 'ignore'
     for index in sorted(set(picks.tolist())):
         info = infos[index]
         if "seg_map_path" not in info:
@@ -58,9 +62,11 @@ def check_label_values(dataset, num_classes: int, ignore_index: int) -> None:
                 results["ori_shape"] = image_hw(info["img_path"])
             except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
                 pass  # a file Pillow will not read: training's reader checks the size
-        label = LoadAnnotations()(results)["gt_seg_map"]  # as training will see it
-        values = set(np.unique(label).tolist())
+        loaded = LoadAnnotations()(results)  # as training will see it
+        values = set(np.unique(loaded["gt_seg_map"]).tolist())
         seen |= values
+        read.append(info["seg_map_path"])
+        reduced = reduced or bool(loaded.get("reduce_zero_label"))
         bad = sorted(v for v in values if v >= num_classes and v != ignore_index)
         if bad:
             raise ConfigError(
@@ -68,11 +74,11 @@ def check_label_values(dataset, num_classes: int, ignore_index: int) -> None:
                 f"(valid: 0..{num_classes - 1}, {ignore_index} = ignore). Fix num_classes or the labels; "
                 "'seglab check-data CONFIG' lists every affected file"
             )
-    if ignore_index in seen and seen <= {0, ignore_index} and num_classes >= 2:
-        raise ConfigError(
-            f"the sampled label files hold only 0 and {ignore_index}: binary masks saved as 0/255 make every "
-            f"foreground pixel 'ignore'. Save the foreground as 1 (label // 255); 'seglab check-data' finds them all"
-        )
+    if ignore_index in seen and seen <= {0, ignore_index}:  # every pixel 'ignore' or class 0: which mistake?
+        raw = set().union(*(np.unique(read_label(path)).tolist() for path in read)) if reduced else seen
+        hint = all_ignore_hint(raw, reduced, ignore_index, num_classes)
+        if hint:
+            raise ConfigError(f"the sampled {hint}; 'seglab check-data CONFIG' lists every file")
 
 
 def check_batch_padding(cfg: dict) -> None:

@@ -68,9 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("config")
     test.add_argument("checkpoint")
     test.add_argument("--work-dir")
-    test.add_argument("--show-dir", help="save ground truth | prediction overlays of every image here")
+    test.add_argument("--show-dir", help="save ground truth | prediction overlays of every image here (names: --out)")
     test.add_argument("--confusion-matrix", action="store_true", help="save a confusion matrix PNG and CSV")
-    test.add_argument("--out", help="save predicted label maps (palette PNGs) here")
+    test.add_argument(
+        "--out",
+        help="save predicted label maps (palette PNGs) here as NAME.png, NAME being the image's path under "
+        "data_prefix.img_path without extension (img_path/city1/x.jpg -> OUT/city1/x.png); images sharing a NAME "
+        "keep their extension (scan_jpg.png); a name still shared stops the run before the model is built",
+    )
     test.add_argument("--show", action="store_true", help=argparse.SUPPRESS)
     test.add_argument("--wait-time", type=float, default=2, help=argparse.SUPPRESS)
     test.add_argument("--tta", action="store_true", help="flip + multi-scale test-time augmentation (img_ratios)")
@@ -87,7 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="onnxruntime runs a file from 'seglab export' (default: onnxruntime for a .onnx file)",
     )
-    infer.add_argument("--out", required=True, help="output folder")
+    infer.add_argument(
+        "--out",
+        required=True,
+        help="output folder: NAME.png (label map) and NAME_overlay.png per image, NAME being the image's path "
+        "relative to the folder named (or to the deepest folder holding every INPUT) without extension; inputs "
+        "sharing a NAME keep their extension (scan.jpg -> scan_jpg.png); a name still shared stops the run first",
+    )
     infer.add_argument("--opacity", type=float, default=0.5, help="overlay opacity (default 0.5)")
     infer.add_argument("--tta", action="store_true", help="average over flips and rescaled copies")
     infer.add_argument("--tta-scales", type=float, nargs="+", default=None, help="TTA scale factors")
@@ -221,18 +232,20 @@ def cuda_available() -> bool:
 
 def cmd_infer(args: argparse.Namespace) -> int:
     from seglab.config import parse_cfg_options
-    from seglab.inference import infer_files, init_model
+    from seglab.inference import expand_inputs, infer_files, init_model
 
     if (args.backend or ("onnxruntime" if args.config.endswith(".onnx") else "pytorch")) == "onnxruntime":
         from seglab.deploy import OnnxSegmentor
 
         if args.tta or args.cfg_options:
             raise SeglabError("--tta and --cfg-options need the PyTorch backend (a config and a checkpoint)")
+        expand_inputs([args.checkpoint, *args.inputs], args.out)  # an output name clash fails before loading
         model, inputs = OnnxSegmentor(args.config, default_device(args.device)), [args.checkpoint, *args.inputs]
     else:
         if not args.inputs:
             raise SeglabError("usage: seglab infer CONFIG CHECKPOINT INPUT... --out DIR (no INPUT given)")
         options = parse_cfg_options(args.cfg_options)
+        expand_inputs(args.inputs, args.out)  # an output name clash fails before the model is built
         model, inputs = init_model(args.config, args.checkpoint, default_device(args.device), options), args.inputs
     written, failed = infer_files(model, inputs, args.out, args.opacity, args.tta, args.tta_scales)
     print(f"wrote labels and overlays for {len(written)} image(s) to {Path(args.out).resolve()}")

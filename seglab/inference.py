@@ -187,24 +187,42 @@ def merge_augmented(model: nn.Module, augmented: Iterable[dict]) -> dict:
     return {**first, "seg_logits": total, "pred_sem_seg": probabilities_to_labels(total, model.threshold)}
 
 
-def expand_inputs(inputs: Sequence[str]) -> list[tuple[Path, str]]:
-    """(file, output name) for files, folders (recursive) and glob patterns, in a stable order."""
-    import glob
+def expand_inputs(inputs: Sequence[str], out_dir: str | Path | None = None) -> list[tuple[Path, str]]:
+    """(file, output name) for files, folders (recursive) and glob patterns, in a stable order, each file once.
 
-    found: list[tuple[Path, str]] = []
+    Names follow ``seglab.output_names``: paths relative to the folder named (or to the deepest folder
+    holding every input named), without extension unless two inputs share a name. With ``out_dir``, an
+    output (``NAME.png``, ``NAME_overlay.png``) that would be written twice or replace an input fails here,
+    before any work. A path that is not there keeps its stem and is reported as unreadable later."""
+    import glob
+    import os
+
+    from seglab.output_names import check_outputs, common_root, output_names
+
+    found: list[tuple[Path, bool]] = []  # (path, exists)
+    roots: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
-                found.append((file, str(file.relative_to(path).with_suffix(""))))
+            images = [p for p in sorted(path.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+            roots += [path] if images else []
+            found += [(p, True) for p in images]
         elif path.exists():
-            found.append((path, path.stem))
+            roots.append(path.parent)
+            found.append((path, True))
         else:
-            matches = sorted(glob.glob(item, recursive=True))
-            if not matches:
-                found.append((path, path.stem))  # reported as unreadable later
-            found += [(Path(m), Path(m).stem) for m in matches if Path(m).is_file()]
-    return found
+            matches = [Path(m) for m in sorted(glob.glob(item, recursive=True)) if Path(m).is_file()]
+            roots += [m.parent for m in matches]
+            found += [(m, True) for m in matches] or [(path, False)]
+    unique: dict[str, tuple[Path, bool]] = {}
+    for path, exists in found:
+        unique.setdefault(os.path.abspath(path) if exists else str(path), (path, exists))
+    files = [path for path, exists in unique.values() if exists]
+    names = output_names(files, common_root(roots)) if files else []
+    if out_dir is not None:
+        check_outputs(files, names, [(out_dir, "{}.png"), (out_dir, "{}_overlay.png")])
+    named = iter(names)
+    return [(path, next(named) if exists else path.stem) for path, exists in unique.values()]
 
 
 def infer_files(
@@ -215,7 +233,9 @@ def infer_files(
     tta: bool = False,
     tta_scales: Sequence[float] | None = None,
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Write ``NAME.png`` (palette-indexed labels) and ``NAME_overlay.png`` per input; returns (written, failed)."""
+    """Write ``NAME.png`` (palette-indexed labels) and ``NAME_overlay.png`` per input; returns (written, failed).
+
+    NAME mirrors the input's path (``expand_inputs``); a name clash fails before the first image is read."""
     from seglab.errors import SeglabError
     from seglab.progress import progress
     from seglab.visualize import overlay, save_label_png
@@ -223,7 +243,7 @@ def infer_files(
     out_dir = Path(out_dir)
     classes, palette = model.dataset_meta["classes"], model.dataset_meta["palette"]
     written, failed = [], []
-    files = expand_inputs(inputs)
+    files = expand_inputs(inputs, out_dir)
     for path, name in progress(files, "infer"):
         try:
             img = _load(path)["img"]

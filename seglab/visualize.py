@@ -87,7 +87,10 @@ def side_by_side(img_bgr, gt, pred, palette, classes, opacity: float = 0.5) -> n
 
 class PredictionWriter:
     """Called with each evaluated batch: saves ground truth | prediction pictures to ``show_dir`` and
-    palette-indexed predicted label maps to ``out_dir``."""
+    palette-indexed predicted label maps to ``out_dir``, as ``NAME.png`` in both.
+
+    ``names`` maps each absolute image path to its NAME (``seglab.output_names.dataset_output_names``,
+    which checks beforehand that no two images share one); an image not in it is named by its stem."""
 
     def __init__(
         self,
@@ -95,19 +98,40 @@ class PredictionWriter:
         palette: Sequence[Sequence[int]] | None,
         show_dir: str | Path | None = None,
         out_dir: str | Path | None = None,
+        names: dict[str, str] | None = None,
     ) -> None:
+        self.use_classes(classes, palette)
+        self.show_dir = Path(show_dir) if show_dir else None
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.names = names or {}
+
+    @classmethod
+    def for_dataset(cls, dataset, show_dir: str | Path | None, out_dir: str | Path | None) -> PredictionWriter | None:
+        """A writer naming ``dataset``'s images by ``seglab.output_names`` (None without folders); a name
+        shared by two images, or an output that would replace a dataset file, fails here, before any work.
+        Classes and palette start as the dataset's; ``use_classes`` sets the model's once it is built."""
+        if not (show_dir or out_dir):
+            return None
+        from seglab.output_names import dataset_output_names
+
+        names = dataset_output_names(dataset, [show_dir, out_dir])
+        meta = getattr(dataset, "dataset_meta", None) or {}
+        return cls(meta.get("classes") or (), meta.get("palette"), show_dir, out_dir, names)
+
+    def use_classes(self, classes: Sequence[str], palette: Sequence[Sequence[int]] | None) -> None:
+        """The class names and colours the pictures show (the model's, which may come from its checkpoint)."""
         from seglab.data.datasets.base import make_palette
 
         self.classes = tuple(classes)
         self.palette = palette or make_palette(len(self.classes))
-        self.show_dir = Path(show_dir) if show_dir else None
-        self.out_dir = Path(out_dir) if out_dir else None
 
     def __call__(self, samples: list[dict]) -> None:
+        import os
+
         from seglab.data.io import read_image, write_image
 
         for sample in samples:
-            name = Path(sample["img_path"]).stem
+            name = self.names.get(os.path.abspath(sample["img_path"])) or Path(sample["img_path"]).stem
             pred = sample["pred_sem_seg"].cpu().numpy()
             if self.out_dir is not None:
                 save_label_png(pred.astype(np.uint8), self.palette, self.out_dir / f"{name}.png")

@@ -196,17 +196,36 @@ METRICS = {
 }
 
 PARAM_SCHEDULERS = {
-    name: f"seglab.engine.optim:{name}"
-    for name in (
-        "PolyLR",
-        "PolyLRRatio",
-        "LinearLR",
-        "ConstantLR",
-        "MultiStepLR",
-        "StepLR",
-        "ExponentialLR",
-        "CosineAnnealingLR",
-    )
+    "ConstantLR": "seglab.engine.schedulers.lr:ConstantLR",
+    "CosineAnnealingLR": "seglab.engine.schedulers.lr:CosineAnnealingLR",
+    "CosineRestartLR": "seglab.engine.schedulers.lr:CosineRestartLR",
+    "ExponentialLR": "seglab.engine.schedulers.lr:ExponentialLR",
+    "LinearLR": "seglab.engine.schedulers.lr:LinearLR",
+    "MultiStepLR": "seglab.engine.schedulers.lr:MultiStepLR",
+    "PolyLR": "seglab.engine.schedulers.lr:PolyLR",
+    "ReduceOnPlateauLR": "seglab.engine.schedulers.lr:ReduceOnPlateauLR",
+    "StepLR": "seglab.engine.schedulers.lr:StepLR",
+    "OneCycleLR": "seglab.engine.schedulers.lr:OneCycleLR",
+    "PolyLRRatio": "seglab.engine.schedulers.lr:PolyLRRatio",
+    "ConstantMomentum": "seglab.engine.schedulers.momentum:ConstantMomentum",
+    "CosineAnnealingMomentum": "seglab.engine.schedulers.momentum:CosineAnnealingMomentum",
+    "CosineRestartMomentum": "seglab.engine.schedulers.momentum:CosineRestartMomentum",
+    "ExponentialMomentum": "seglab.engine.schedulers.momentum:ExponentialMomentum",
+    "LinearMomentum": "seglab.engine.schedulers.momentum:LinearMomentum",
+    "MultiStepMomentum": "seglab.engine.schedulers.momentum:MultiStepMomentum",
+    "PolyMomentum": "seglab.engine.schedulers.momentum:PolyMomentum",
+    "ReduceOnPlateauMomentum": "seglab.engine.schedulers.momentum:ReduceOnPlateauMomentum",
+    "StepMomentum": "seglab.engine.schedulers.momentum:StepMomentum",
+    "ConstantParamScheduler": "seglab.engine.schedulers.param_schedulers:ConstantParamScheduler",
+    "CosineAnnealingParamScheduler": "seglab.engine.schedulers.param_schedulers:CosineAnnealingParamScheduler",
+    "CosineRestartParamScheduler": "seglab.engine.schedulers.param_schedulers:CosineRestartParamScheduler",
+    "ExponentialParamScheduler": "seglab.engine.schedulers.param_schedulers:ExponentialParamScheduler",
+    "LinearParamScheduler": "seglab.engine.schedulers.param_schedulers:LinearParamScheduler",
+    "MultiStepParamScheduler": "seglab.engine.schedulers.param_schedulers:MultiStepParamScheduler",
+    "PolyParamScheduler": "seglab.engine.schedulers.param_schedulers:PolyParamScheduler",
+    "ReduceOnPlateauParamScheduler": "seglab.engine.schedulers.plateau:ReduceOnPlateauParamScheduler",
+    "StepParamScheduler": "seglab.engine.schedulers.param_schedulers:StepParamScheduler",
+    "OneCycleParamScheduler": "seglab.engine.schedulers.param_schedulers:OneCycleParamScheduler",
 }
 
 HOOKS = {

@@ -1,25 +1,24 @@
-"""Optimizers from ``optim_wrapper`` (parameter-wise lr/decay multipliers, gradient clipping, AMP)
-and learning-rate schedules from ``param_scheduler``.
+"""Optimizers from ``optim_wrapper`` (parameter-wise lr/decay multipliers, gradient clipping, AMP).
 
-Schedules are closed-form functions of the step (iteration or epoch), so resuming needs only the
-step count and the result equals MMEngine's step-by-step updates.
+The schedules of ``param_scheduler`` live in ``seglab.engine.schedulers``; ``LRSchedule`` is re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import torch
 from torch import nn
 
 from seglab.engine.layer_decay import CONSTRUCTORS
+from seglab.engine.schedulers import LRSchedule
 from seglab.errors import ConfigError
-from seglab.registry import PARAM_SCHEDULERS, check_arguments
+from seglab.registry import check_arguments
 
 logger = logging.getLogger("seglab")
+__all__ = ["LRSchedule", "OptimWrapper", "build_optim_wrapper", "merge_groups", "param_groups"]
 
 NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
 PARAMWISE_KEYS = {
@@ -191,185 +190,3 @@ def build_optim_wrapper(model: nn.Module, cfg: dict, amp: bool = False, device_t
         else:
             amp_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16, None: torch.float16}[requested]
     return OptimWrapper(optimizer, cfg.get("clip_grad"), amp_dtype, device_type, int(cfg.get("accumulative_counts", 1)))
-
-
-# ----------------------------------------------------------------------------- schedules
-class ParamScheduler:
-    """Maps (value before this scheduler, step) -> value, active on steps in [begin, end)."""
-
-    IGNORED_ARGS = {"last_step": -1, "verbose": False}
-
-    def __init__(
-        self,
-        begin: int = 0,
-        end: int = 10**9,
-        by_epoch: bool = True,
-        last_step: int = -1,
-        verbose: bool = False,
-        convert_to_iter_based: bool = False,
-    ) -> None:
-        if end <= begin:
-            raise ConfigError(f"{type(self).__name__}: end ({end}) must be greater than begin ({begin})")
-        self.begin, self.end, self.by_epoch = begin, end, by_epoch
-        self.convert_to_iter_based = convert_to_iter_based
-
-    def to_iterations(self, epoch_length: int) -> None:
-        self.begin *= epoch_length
-        self.end = self.end * epoch_length if self.end < 10**9 else self.end
-        self.by_epoch = False
-        self.rescale(epoch_length)
-
-    def rescale(self, epoch_length: int) -> None:
-        """Scale step-valued arguments (milestones, periods) when converting epochs to iterations."""
-
-    @property
-    def total(self) -> int:
-        return self.end - self.begin - 1
-
-    def apply(self, value: float, step: int, base: float | None = None) -> float:
-        """``value``: the lr entering this scheduler at ``step``; ``base``: the group's initial lr."""
-        if step < self.begin:
-            return value
-        return self.compute(value, min(step, self.end - 1) - self.begin)
-
-    def compute(self, value: float, t: int) -> float:
-        raise NotImplementedError
-
-
-@PARAM_SCHEDULERS.register()
-class PolyLR(ParamScheduler):
-    def __init__(self, eta_min: float = 0.0, power: float = 1.0, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.eta_min, self.power = eta_min, power
-
-    def compute(self, value: float, t: int) -> float:
-        return (value - self.eta_min) * (1 - t / max(self.total, 1)) ** self.power + self.eta_min
-
-
-@PARAM_SCHEDULERS.register()
-class PolyLRRatio(PolyLR):
-    """MMSegmentation's PolyLR whose floor is ``eta_min_ratio`` x the group's initial lr."""
-
-    def __init__(self, eta_min_ratio: float | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.eta_min_ratio = eta_min_ratio
-        self.fixed_eta_min = self.eta_min
-
-    def apply(self, value: float, step: int, base: float | None = None) -> float:
-        use_ratio = self.eta_min_ratio is not None and base is not None
-        self.eta_min = base * self.eta_min_ratio if use_ratio else self.fixed_eta_min
-        return super().apply(value, step, base)
-
-
-@PARAM_SCHEDULERS.register()
-class LinearLR(ParamScheduler):
-    def __init__(self, start_factor: float = 1.0 / 3, end_factor: float = 1.0, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.start_factor, self.end_factor = start_factor, end_factor
-
-    def compute(self, value: float, t: int) -> float:
-        progress = min(t, self.total) / max(self.total, 1)
-        return value * (self.start_factor + (self.end_factor - self.start_factor) * progress)
-
-
-@PARAM_SCHEDULERS.register()
-class ConstantLR(ParamScheduler):
-    def __init__(self, factor: float = 1.0 / 3, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.factor = factor
-
-    def compute(self, value: float, t: int) -> float:
-        return value * self.factor if t < self.total else value
-
-
-@PARAM_SCHEDULERS.register()
-class MultiStepLR(ParamScheduler):
-    def __init__(self, milestones: Sequence[int], gamma: float = 0.1, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.milestones, self.gamma = list(milestones), gamma
-
-    def rescale(self, epoch_length: int) -> None:
-        self.milestones = [m * epoch_length for m in self.milestones]
-
-    def compute(self, value: float, t: int) -> float:
-        return value * self.gamma ** sum(t + self.begin >= m for m in self.milestones)
-
-
-@PARAM_SCHEDULERS.register()
-class StepLR(ParamScheduler):
-    def __init__(self, step_size: int, gamma: float = 0.1, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.step_size, self.gamma = step_size, gamma
-
-    def rescale(self, epoch_length: int) -> None:
-        self.step_size *= epoch_length
-
-    def compute(self, value: float, t: int) -> float:
-        return value * self.gamma ** (t // self.step_size)
-
-
-@PARAM_SCHEDULERS.register()
-class ExponentialLR(ParamScheduler):
-    def __init__(self, gamma: float, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.gamma = gamma
-
-    def compute(self, value: float, t: int) -> float:
-        return value * self.gamma**t
-
-
-@PARAM_SCHEDULERS.register()
-class CosineAnnealingLR(ParamScheduler):
-    def __init__(
-        self, T_max: int | None = None, eta_min: float | None = None, eta_min_ratio: float | None = None, **kwargs
-    ) -> None:
-        super().__init__(**kwargs)
-        self.T_max = T_max if T_max is not None else self.end - self.begin
-        self.eta_min, self.eta_min_ratio = eta_min, eta_min_ratio
-
-    def rescale(self, epoch_length: int) -> None:
-        self.T_max *= epoch_length
-
-    def compute(self, value: float, t: int) -> float:
-        eta_min = value * self.eta_min_ratio if self.eta_min_ratio is not None else (self.eta_min or 0.0)
-        return eta_min + (value - eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
-
-
-class LRSchedule:
-    """The chained schedulers of ``param_scheduler``: sets every group's lr for a step."""
-
-    def __init__(
-        self,
-        cfgs: dict | Sequence[dict] | None,
-        optimizer: torch.optim.Optimizer,
-        by_epoch_loop: bool,
-        epoch_length: int,
-    ) -> None:
-        cfgs = [cfgs] if isinstance(cfgs, dict) else list(cfgs or [])
-        self.schedulers: list[ParamScheduler] = []
-        for cfg in cfgs:
-            scheduler = PARAM_SCHEDULERS.build(cfg)
-            if scheduler.by_epoch and (scheduler.convert_to_iter_based or not by_epoch_loop):
-                if not by_epoch_loop and not scheduler.convert_to_iter_based:
-                    logger.info(
-                        f"{cfg['type']}: by_epoch=True in an iteration-based loop; "
-                        f"stepping it every {epoch_length} iterations"
-                    )
-                scheduler.to_iterations(epoch_length)
-            self.schedulers.append(scheduler)
-        self.optimizer = optimizer
-        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
-        for group, base in zip(optimizer.param_groups, self.base_lrs):
-            group.setdefault("initial_lr", base)
-
-    def set_step(self, iteration: int, epoch: int) -> None:
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            value = base
-            for scheduler in self.schedulers:
-                value = scheduler.apply(value, epoch if scheduler.by_epoch else iteration, base)
-            group["lr"] = value
-
-    def state_dict(self) -> list[dict]:
-        return [
-            {"type": type(s).__name__, "begin": s.begin, "end": s.end, "by_epoch": s.by_epoch} for s in self.schedulers
-        ]

@@ -25,12 +25,22 @@ class RuntimeInfoHook(Hook):
 
 @HOOKS.register()
 class ParamSchedulerHook(Hook):
-    """Sets every parameter group's learning rate (and momentum) for the coming iteration."""
+    """Sets every parameter group's learning rate (and momentum) for the coming iteration; after a validation
+    during training, ReduceOnPlateau* schedulers judge its metrics (MMEngine's ``after_val_epoch``)."""
 
     priority = "LOW"
 
     def before_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None) -> None:
         runner.schedule.set_step(runner.iter, runner.epoch)
+
+    def after_val_epoch(self, runner: Runner, metrics: dict[str, float] | None = None) -> None:
+        if metrics is not None and getattr(runner, "schedule", None) is not None:
+            runner.schedule.set_step(runner.iter, runner.epoch)
+            runner.schedule.step_on_metrics(metrics)
+
+    def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
+        if getattr(runner, "schedule", None) is not None:  # resuming: continue the schedulers' counters
+            runner.schedule.load_state_dict(checkpoint.get("param_schedulers"), runner.iter, runner.epoch)
 
 
 @HOOKS.register()

@@ -236,6 +236,7 @@ HOOKS = {
     "DistSamplerSeedHook": "seglab.engine.hooks.runtime:DistSamplerSeedHook",
     "RuntimeInfoHook": "seglab.engine.hooks.runtime:RuntimeInfoHook",
     "EMAHook": "seglab.engine.hooks.ema:EMAHook",
+    "EarlyStoppingHook": "seglab.engine.hooks.early_stopping:EarlyStoppingHook",
     "SegVisualizationHook": "seglab.engine.hooks.visualization:SegVisualizationHook",
 }
 

@@ -3,6 +3,8 @@
 Per class: IoU, Acc (recall), Dice, Fscore, Precision, Recall; overall: aAcc and the means over
 classes (mIoU, mAcc, ...), all in percent with two decimals as MMSegmentation reports them.
 Classes absent from both labels and predictions give NaN and are left out of the means.
+``class_scalars`` gives the per-class columns as flat ``IoU.<class>``/``Acc.<class>`` ... keys (full
+precision, in percent) for scalars.json and ``save_best``/``EarlyStoppingHook(monitor=...)``.
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ class IoUMetric:
         self.beta = beta
         self.class_names: tuple[str, ...] = ()
         self.confusion: torch.Tensor | None = None
+        self._reduced: np.ndarray | None = None  # the confusion summed over processes, set by compute()
 
     def reset(self, class_names: Sequence[str]) -> None:
         self.class_names = tuple(class_names)
         n = len(self.class_names)
         self.confusion = torch.zeros((n, n), dtype=torch.int64)
+        self._reduced = None
 
     def process(self, samples: Sequence[dict]) -> None:
         """Add each sample's ``pred_sem_seg`` against its ``gt_sem_seg`` to the confusion matrix."""
@@ -67,13 +71,44 @@ class IoUMetric:
 
     def compute(self) -> tuple[dict[str, float], dict[str, list[float]]]:
         """(summary such as ``{'aAcc': .., 'mIoU': .., 'mAcc': ..}``, per-class columns)."""
-        return summarize(self.total_confusion().astype(np.float64), self.metrics, self.beta, self.nan_to_num)
+        self._reduced = self.total_confusion().astype(np.float64)
+        return summarize(self._reduced, self.metrics, self.beta, self.nan_to_num)
+
+    def class_scalars(self) -> dict[str, float]:
+        """``{'IoU.<class>': .., 'Acc.<class>': .., ...}`` of the last ``compute``: the class table's values
+        unrounded (percent; NaN for a class absent from labels and predictions unless ``nan_to_num``)."""
+        if self._reduced is None:
+            return {}
+        scalars = {}
+        for name, values in metric_columns(self._reduced, self.metrics, self.beta).items():
+            values = values * 100
+            if self.nan_to_num is not None:
+                values = np.nan_to_num(values, nan=self.nan_to_num)
+            scalars.update({f"{name}.{cls}": float(v) for cls, v in zip(self.class_names, values)})
+        return scalars
 
 
 def summarize(
     confusion: np.ndarray, metrics: Sequence[str] = ("mIoU",), beta: float = 1.0, nan_to_num: float | None = None
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
     """Metrics from a confusion matrix (rows: label, columns: prediction)."""
+    columns = metric_columns(confusion, metrics, beta)
+    intersect = np.diag(confusion)
+    a_acc = intersect.sum() / max(confusion.sum(1).sum(), 1)
+    summary = {"aAcc": round(float(a_acc) * 100, 2)}
+    for name, values in columns.items():
+        summary[f"m{name}"] = round(float(np.nanmean(values)) * 100, 2) if np.any(~np.isnan(values)) else float("nan")
+    per_class = {}
+    for name, values in columns.items():
+        values = np.round(values * 100, 2)
+        if nan_to_num is not None:
+            values = np.nan_to_num(values, nan=nan_to_num)
+        per_class[name] = [float(v) for v in values]
+    return summary, per_class
+
+
+def metric_columns(confusion: np.ndarray, metrics: Sequence[str], beta: float = 1.0) -> dict[str, np.ndarray]:
+    """Per-class IoU, Acc, Dice, Fscore, Precision, Recall (fractions, NaN where undefined) as asked."""
     intersect = np.diag(confusion)
     area_label = confusion.sum(1)
     area_pred = confusion.sum(0)
@@ -91,17 +126,7 @@ def summarize(
             columns["Fscore"] = (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
             columns["Precision"] = precision
             columns["Recall"] = recall
-        a_acc = intersect.sum() / max(area_label.sum(), 1)
-    summary = {"aAcc": round(float(a_acc) * 100, 2)}
-    for name, values in columns.items():
-        summary[f"m{name}"] = round(float(np.nanmean(values)) * 100, 2) if np.any(~np.isnan(values)) else float("nan")
-    per_class = {}
-    for name, values in columns.items():
-        values = np.round(values * 100, 2)
-        if nan_to_num is not None:
-            values = np.nan_to_num(values, nan=nan_to_num)
-        per_class[name] = [float(v) for v in values]
-    return summary, per_class
+    return columns
 
 
 def format_table(class_names: Sequence[str], per_class: dict[str, list[float]]) -> str:

@@ -33,7 +33,8 @@ def test_training_learns_and_reaches_high_miou(trained):
     assert records[-1]["loss"] < 0.5 * records[0]["loss"]
     vals = [r for r in read_scalars(runner.work_dir) if "mIoU" in r]
     assert [r["step"] for r in vals] == [150, 300]
-    assert set(vals[0]) == {"aAcc", "mIoU", "mAcc", "data_time", "time", "step"}
+    per_class = {f"{col}.{c}" for col in ("IoU", "Acc") for c in ("background", "class1", "class2")}
+    assert set(vals[0]) == {"aAcc", "mIoU", "mAcc", "data_time", "time", "step"} | per_class
 
 
 def test_work_dir_layout_and_log_format(trained):

@@ -16,6 +16,7 @@ from torch import nn
 from seglab.errors import ConfigError
 from seglab.models.layers import resize
 from seglab.models.prediction import logits_to_labels
+from seglab.models.segmentors.val_loss import say_no_val_loss
 from seglab.registry import MODELS
 
 FLIP_DIMS = {"horizontal": (3,), "vertical": (2,), "diagonal": (2, 3)}
@@ -100,6 +101,12 @@ class BaseSegmentor(nn.Module):
         metas = [{**s, "pad_shape": tuple(inputs.shape[2:])} for s in samples]
         logits = self.inference(inputs, metas)
         return [self.postprocess(logits[i : i + 1], s) for i, s in enumerate(samples)]
+
+    def val_step(self, inputs: torch.Tensor, data_samples: list[dict]) -> tuple[list[dict], dict[str, torch.Tensor]]:
+        """(predictions as ``predict``, loss terms against ``gt_sem_seg`` from the same forward). This base
+        gives no loss terms, and logs that once; ``EncoderDecoder`` gives them (``val_loss.py``)."""
+        say_no_val_loss(f"{type(self).__name__} computes its losses only in training")
+        return self.predict(inputs, data_samples), {}
 
     def postprocess(self, logit: torch.Tensor, sample: dict) -> dict:
         h, w = sample.get("img_shape", logit.shape[-2:])

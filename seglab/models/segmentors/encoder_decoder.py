@@ -8,8 +8,10 @@ import torch
 from torch import nn
 
 from seglab.errors import ConfigError
+from seglab.models.heads.decode_head import BaseDecodeHead
 from seglab.models.segmentors.base import BaseSegmentor, build_heads
 from seglab.models.segmentors.sliding_window import pair, slide_logits
+from seglab.models.segmentors.val_loss import head_val_losses, say_no_val_loss, single_forward
 from seglab.registry import MODELS
 
 TEST_MODES = ("whole", "slide")
@@ -94,6 +96,42 @@ class EncoderDecoder(BaseSegmentor):
             aux = self.auxiliary_head.loss(feats, data_samples, self.train_cfg)
             losses.update({f"aux.{k}": v for k, v in aux.items()})
         return losses
+
+    def val_step(self, inputs: torch.Tensor, data_samples: list[dict]) -> tuple[list[dict], dict[str, torch.Tensor]]:
+        """Predictions and the training loss terms (``decode.*``, ``aux.*``) from one backbone/neck forward
+        and one forward per head; predictions only where that is not possible (see ``val_loss.py``)."""
+        reason = self._val_loss_problem()
+        if reason or not all("gt_sem_seg" in s for s in data_samples):
+            if reason:
+                say_no_val_loss(reason)
+            return self.predict(inputs, data_samples), {}
+        pad_shape = tuple(inputs.shape[2:])
+        feats = self.extract_feat(inputs)
+        out = self.decode_head.forward(feats)
+        logits = self.decode_head.predict_by_feat(out, [{**s, "pad_shape": pad_shape} for s in data_samples])
+        predictions = [self.postprocess(logits[i : i + 1], s) for i, s in enumerate(data_samples)]
+        losses = {f"decode.{k}": v for k, v in head_val_losses(self.decode_head, out, data_samples, pad_shape).items()}
+        heads = list(self._auxiliary_heads())
+        for i, (name, head) in enumerate(heads):
+            if type(head).loss is not BaseDecodeHead.loss:
+                say_no_val_loss(f"{name} ({type(head).__name__}) computes its loss from training-mode outputs")
+                continue
+            prefix = f"aux_{i}." if isinstance(self.auxiliary_head, nn.ModuleList) else "aux."
+            aux = head_val_losses(head, head.forward(feats), data_samples, pad_shape)
+            losses.update({prefix + k: v for k, v in aux.items()})
+        return predictions, losses
+
+    def _val_loss_problem(self) -> str | None:
+        """Why ``val_step`` cannot give losses from the prediction's forward, or None."""
+        cls = type(self)
+        own = (cls.encode_decode, cls.inference, cls.predict, cls.loss)
+        if own != (EncoderDecoder.encode_decode, EncoderDecoder.inference, BaseSegmentor.predict, EncoderDecoder.loss):
+            return f"{cls.__name__} wires its heads its own way"
+        if self.test_cfg.get("mode", "whole") != "whole":
+            return "model.test_cfg mode='slide' (the loss comes with whole-image inference only)"
+        if not single_forward(self.decode_head):
+            return f"{type(self.decode_head).__name__} computes its loss from training-mode outputs"
+        return None
 
     # ------------------------------------------------------------------ inference
     def encode_decode(self, inputs: torch.Tensor, batch_img_metas: list[dict] | None = None) -> torch.Tensor:

@@ -1,16 +1,18 @@
-"""Console and file logging in MMSegmentation's line format, and the ``scalars.json`` record."""
+"""Console and file logging in MMSegmentation's line format, and the fan-out to the visualisation backends."""
 
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import sys
 from collections import deque
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from seglab.engine import dist
+from seglab.engine.vis_backends import VisBackend, backend_configs, build_backends, check_backends
 
 logger = logging.getLogger("seglab")
 FORMAT = "%(asctime)s - seglab - %(levelname)s - %(message)s"
@@ -39,38 +41,43 @@ def setup_logging(log_file: Path | None = None, level: str = "INFO") -> None:
 
 
 class ScalarWriter:
-    """Appends one JSON object per logged step to ``vis_data/scalars.json`` (and ``<timestamp>.json``)."""
+    """Fans scalars, pictures and the config out to the configured visualisation backends (rank 0 only).
 
-    def __init__(self, vis_dir: Path | None, timestamp: str, tensorboard: bool = False) -> None:
-        self.paths = [vis_dir / "scalars.json", vis_dir / f"{timestamp}.json"] if vis_dir and dist.is_main() else []
-        for path in self.paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.tb = None
-        if tensorboard and vis_dir and dist.is_main():
-            try:
-                from torch.utils.tensorboard import SummaryWriter
+    As MMEngine's LoggerHook, each record also goes to ``<timestamp>.json`` beside ``scalars.json``
+    (LocalVisBackend); every key passes through, ``step`` becomes the backends' step."""
 
-                self.tb = SummaryWriter(str(vis_dir))
-            except ImportError:
-                logger.info(
-                    "vis_backends asks for TensorBoard, but tensorboard is not installed; "
-                    "pip install 'seglab[tensorboard]' to get event files"
-                )
+    def __init__(self, backends: list[VisBackend], timestamp: str) -> None:
+        self.backends = backends
+        self.json_log = f"{timestamp}.json"
+
+    @classmethod
+    def from_cfg(cls, cfg: dict, work_dir: Path, vis_dir: Path, timestamp: str) -> ScalarWriter:
+        """Check ``visualizer.vis_backends`` on every rank (unknown type, missing package: ConfigError),
+        then build them on rank 0."""
+        configs = backend_configs(cfg)
+        check_backends(configs)
+        return cls(build_backends(configs, vis_dir, work_dir) if dist.is_main() else [], timestamp)
 
     def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record)
-        for path in self.paths:
-            with path.open("a") as f:
-                f.write(line + "\n")
-        if self.tb is not None:
-            step = record.get("step", 0)
-            for key, value in record.items():
-                if key not in ("step", "iter", "epoch") and isinstance(value, int | float):
-                    self.tb.add_scalar(key, value, step)
+        step = int(record.get("step", 0))
+        scalars = {key: value for key, value in record.items() if key != "step"}
+        for backend in self.backends:
+            backend.add_scalars(scalars, step, file_path=self.json_log)
+
+    def add_image(self, name: str, image: np.ndarray, step: int = 0) -> None:
+        """``image``: HxWx3 uint8, RGB (MMEngine's convention)."""
+        for backend in self.backends:
+            backend.add_image(name, image, step)
+
+    def add_config(self, cfg: Any) -> None:
+        for backend in self.backends:
+            backend.add_config(cfg)
 
     def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
+        """Finish every backend's run once (later calls do nothing)."""
+        backends, self.backends = self.backends, []
+        for backend in backends:
+            backend.close()
 
 
 class Smoother:

@@ -154,7 +154,7 @@ def test_misspelt_runner_key_is_an_error(tiny_config):
         Runner.from_cfg(Config.fromfile(path))
 
 
-def test_tensorboard_backend_without_tensorboard_is_a_notice(tiny_config, capsys, monkeypatch):
+def test_tensorboard_backend_without_tensorboard_stops_before_training(tiny_config, monkeypatch):
     import builtins
 
     real_import = builtins.__import__
@@ -167,9 +167,9 @@ def test_tensorboard_backend_without_tensorboard_is_a_notice(tiny_config, capsys
     monkeypatch.setattr(builtins, "__import__", no_tensorboard)
     path = tiny_config(
         max_iters=1,
-        extra="visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), "
-        "dict(type='TensorboardVisBackend'), dict(type='WandbVisBackend')])",
+        extra="visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])",
     )
-    Runner.from_cfg(Config.fromfile(path)).train()
-    out = capsys.readouterr().out
-    assert "tensorboard is not installed" in out and "WandbVisBackend is not supported" in out
+    with pytest.raises(
+        ConfigError, match=r"vis_backends\[1\]: TensorboardVisBackend .* pip install 'seglab\[tensorboard\]'"
+    ):
+        Runner.from_cfg(Config.fromfile(path))

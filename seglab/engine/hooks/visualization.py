@@ -1,7 +1,9 @@
 """SegVisualizationHook: with ``draw=True``, ground truth | prediction pictures during validation and test.
 
-As MMSegmentation: every ``interval``-th validation image (and every test image) goes to
-``<log_dir>/vis_data/vis_image/{val|test}_<file name>_<iteration>.png``."""
+As MMSegmentation: every ``interval``-th validation image (and every test image) goes, named
+``{val|test}_<file name>`` with the iteration as step, to every configured visualisation backend:
+LocalVisBackend writes ``<log_dir>/vis_data/vis_image/{val|test}_<file name>_<iteration>.png``,
+TensorBoard, W&B and MLflow log it as an image."""
 
 from __future__ import annotations
 
@@ -47,10 +49,10 @@ class SegVisualizationHook(Hook):
 
     def _write(self, runner: Runner, mode: str, sample: dict) -> None:
         from seglab.data.datasets.base import make_palette
-        from seglab.data.io import read_image, write_image
+        from seglab.data.io import read_image
         from seglab.visualize import side_by_side
 
-        if "img_path" not in sample:
+        if "img_path" not in sample or not runner.scalars.backends:  # no backends (or not rank 0): nothing to draw
             return
         classes = runner.model.class_names()
         palette = (runner.dataset_meta or {}).get("palette") or make_palette(len(classes))
@@ -58,5 +60,4 @@ class SegVisualizationHook(Hook):
         gt = sample["gt_sem_seg"][0].cpu().numpy() if "gt_sem_seg" in sample else None
         img = read_image(sample["img_path"])
         picture = side_by_side(img, gt if gt is not None else pred, pred, palette, classes)
-        name = f"{mode}_{Path(sample['img_path']).name}_{runner.iter}.png"
-        write_image(Path(runner.log_dir) / "vis_data" / "vis_image" / name, picture)
+        runner.scalars.add_image(f"{mode}_{Path(sample['img_path']).name}", picture[..., ::-1].copy(), runner.iter)

@@ -6,8 +6,10 @@ Each precision runs in its own process (so peak RSS is its own) through the real
 with validation and checkpoint saving switched off and weights left random (speed does not depend on
 them). With ``--amp`` it also runs bfloat16 autocast (forced, so the start-up probe cannot switch it
 off), prints the ratio, the CPU and its bfloat16 instructions, and what plain ``--amp`` chooses here (the
-probe of ``seglab/engine/amp.py``). When the config's ``data_root`` does not exist, the tutorial's dummy
-dataset is generated in a temporary folder.
+probe of ``seglab/engine/amp.py``). With ``--compile`` it also runs ``compile=True`` (torch.compile's
+default backend, inductor; ``--compile-backend`` picks another) and prints the ratio against eager float32
+from the same invocation and the CPU; its median leaves out the first iterations, which compile. When the
+config's ``data_root`` does not exist, the tutorial's dummy dataset is generated in a temporary folder.
 
 Reference on a 2-core CPU machine (MMSegmentation 1.2.2, tutorial config): 6.1 s/iteration, 2.97 GB peak RSS.
 """
@@ -25,10 +27,13 @@ from pathlib import Path
 
 MMSEG_SECONDS_PER_ITER = 6.1
 MMSEG_PEAK_RSS_GB = 2.97
+COMPILE_WARMUP = 3  # iterations left out of a compiled run's median: the first ones compile
 
 
-def run_one(config: str, iters: int, amp: bool, data_root: str | None, work_dir: str, extra: list[str]) -> dict:
-    """Train ``iters`` iterations in this process and return the timing summary."""
+def run_one(
+    config: str, iters: int, amp: bool, data_root: str | None, work_dir: str, extra: list[str], compiled: str = ""
+) -> dict:
+    """Train ``iters`` iterations in this process and return the timing summary (``compiled``: the backend)."""
     from seglab import Config, Runner
     from seglab.config import parse_cfg_options
 
@@ -37,6 +42,7 @@ def run_one(config: str, iters: int, amp: bool, data_root: str | None, work_dir:
         "train_cfg.max_iters": iters,
         "train_cfg.val_interval": iters + 1,
         "default_hooks.logger.interval": 1,
+        "log_processor.window_size": 1,  # per-iteration times, not window means (which would hold the warm-up)
         "default_hooks.checkpoint.interval": -1,
         "default_hooks.checkpoint.save_last": False,
         "load_from": None,
@@ -50,28 +56,33 @@ def run_one(config: str, iters: int, amp: bool, data_root: str | None, work_dir:
     cfg.merge_from_dict(options)
     if amp:  # dtype given: bfloat16 whatever the probe would say
         cfg.optim_wrapper = {**cfg.optim_wrapper, "type": "AmpOptimWrapper", "dtype": "bfloat16"}
+    if compiled:
+        cfg.compile = True if compiled == "inductor" else {"backend": compiled}
     runner = Runner.from_cfg(cfg)
     runner.train()
     records = [json.loads(line) for line in (runner.log_dir / "vis_data" / "scalars.json").read_text().splitlines()]
-    warm = records[2:] if len(records) > 3 else records[1:]
+    skip = COMPILE_WARMUP if compiled and len(records) > COMPILE_WARMUP + 1 else 2 if len(records) > 3 else 1
+    warm = records[skip:]
     seconds = statistics.median(r["time"] for r in warm)
     batch = cfg.train_dataloader.batch_size
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "mode": "bfloat16 autocast" if amp else "float32",
+        "mode": f"compiled ({compiled})" if compiled else "bfloat16 autocast" if amp else "float32",
         "s_per_iter": seconds,
         "data_time": statistics.median(r["data_time"] for r in warm),
         "images_per_s": batch / seconds,
         "peak_rss_gb": peak_kb / 1024**2,
         "iters_timed": len(warm),
+        "compile_s": sum(r["time"] for r in records[:skip]),
     }
 
 
-def measure(config: str, iters: int, amp: bool, data_root: str | None, extra: list[str]) -> dict:
+def measure(config: str, iters: int, amp: bool, data_root: str | None, extra: list[str], compiled: str = "") -> dict:
     with tempfile.TemporaryDirectory() as work:
         cmd = [sys.executable, __file__, config, "--iters", str(iters), "--child", "--work-dir", work]
         cmd += ["--cfg-options", *extra] if extra else []
         cmd += ["--amp"] if amp else []
+        cmd += ["--compile", "--compile-backend", compiled] if compiled else []
         cmd += ["--data-root", data_root] if data_root else []
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:
@@ -98,19 +109,24 @@ def main() -> None:
     parser.add_argument("config")
     parser.add_argument("--iters", type=int, default=8)
     parser.add_argument("--amp", action="store_true", help="also measure bfloat16 autocast and print the ratio")
+    parser.add_argument("--compile", action="store_true", help="also measure compile=True and print the ratio")
+    parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend for --compile")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work-dir", help=argparse.SUPPRESS)
     parser.add_argument("--data-root", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = run_one(args.config, args.iters, args.amp, args.data_root, args.work_dir, args.cfg_options)
+        backend = args.compile_backend if args.compile else ""
+        result = run_one(args.config, args.iters, args.amp, args.data_root, args.work_dir, args.cfg_options, backend)
         print(json.dumps(result))
         return
     data_root = ensure_data(args.config)
     results = [measure(args.config, args.iters, False, data_root, args.cfg_options)]
     if args.amp:
         results.append(measure(args.config, args.iters, True, data_root, args.cfg_options))
+    if args.compile:
+        results.append(measure(args.config, args.iters, False, data_root, args.cfg_options, args.compile_backend))
     print(f"config: {args.config}  ({args.iters} iterations per mode, median after warm-up)")
     print(f"{'mode':<20} {'s/iter':>8} {'data_time':>10} {'images/s':>9} {'peak RSS GB':>12}")
     for r in results:
@@ -128,6 +144,12 @@ def main() -> None:
     if args.amp:
         print(f"bfloat16 autocast vs float32: x{base['s_per_iter'] / results[1]['s_per_iter']:.2f} faster")
         print_amp_choice()
+    if args.compile:
+        compiled = results[-1]
+        print(
+            f"{compiled['mode']} vs eager float32: x{base['s_per_iter'] / compiled['s_per_iter']:.2f} faster "
+            f"(after {compiled['compile_s']:.0f} s in the first {COMPILE_WARMUP} iterations); CPU: {cpu_model()}"
+        )
 
 
 def cpu_model() -> str:

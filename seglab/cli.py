@@ -30,7 +30,8 @@ def _add_launcher(parser: argparse.ArgumentParser) -> None:
         "--launcher",
         choices=["none", "pytorch", "slurm", "mpi"],
         default="none",
-        help="accepted for MMSegmentation habits; torchrun's environment decides",
+        help="how the processes were started: pytorch (torchrun), slurm (srun), mpi (mpirun); "
+        "none: one process, or torchrun's group when its variables are set",
     )
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
 
@@ -214,6 +215,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         cfg.work_dir = args.work_dir
     if args.show:
         print("--show needs a display; saving pictures instead is --show-dir DIR", file=sys.stderr)
+    cfg.launcher = args.launcher  # as MMSegmentation's tools/train.py and test.py
     Runner.from_cfg(cfg).test(args.show_dir, args.confusion_matrix, args.out, args.tta)
     return 0
 

@@ -1,4 +1,4 @@
-"""``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options ...]``: runs ``seglab test``."""
+"""``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options ...] [--launcher ...]``: runs ``seglab test``."""
 
 import sys
 

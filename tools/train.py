@@ -1,4 +1,4 @@
-"""``python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options ...] [--launcher pytorch]``.
+"""``python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options ...] [--launcher pytorch|slurm|mpi]``.
 
 The MMSegmentation entry point, kept for people with those habits; it runs ``seglab train``.
 """

@@ -11,29 +11,28 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from seglab import __version__
 from seglab.config import Config
+from seglab.config_types import check_config_types
 from seglab.data.loader import build_dataloader
-from seglab.data.transforms import unpack_tta_batch
 from seglab.engine import dist, preflight
 from seglab.engine.amp import choose_amp_dtype
 from seglab.engine.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
+from seglab.engine.compile import compile_model
+from seglab.engine.evaluation_loop import run_evaluation, wants_val_loss
 from seglab.engine.guards import StopSignals, buffers_copy, nonfinite_mode, skip_nonfinite, stop_for_signal
 from seglab.engine.hooks import build_hooks
 from seglab.engine.hooks.base import Hook
-from seglab.engine.hooks.logger import LoggerHook
-from seglab.engine.log import ScalarWriter, progress_tag, setup_logging
+from seglab.engine.log import ScalarWriter, setup_logging
+from seglab.engine.lr_scaling import scale_lr
 from seglab.engine.optim import LRSchedule, build_optim_wrapper
 from seglab.engine.resume import latest_resumable
 from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng, rng_state
 from seglab.errors import ConfigError
-from seglab.evaluation.metrics import format_table
-from seglab.inference import DEFAULT_TTA_SCALES, merge_augmented, tta_predict
+from seglab.inference import DEFAULT_TTA_SCALES
 from seglab.models.builder import build_initialised, init_pretrained
 from seglab.registry import METRICS, import_custom_modules
 
@@ -46,7 +45,8 @@ class Runner:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         check_key_spelling(cfg)
-        dist.init(((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend"))
+        check_config_types(cfg)  # model=(1, 2) and friends: one line naming the key
+        dist.init(cfg.get("launcher") or "none", (cfg.get("env_cfg") or {}).get("dist_cfg"))
         stem = Path(cfg.filename).stem if cfg.filename else "seglab"
         self.work_dir = Path(cfg.get("work_dir") or Path("work_dirs") / stem).resolve()
         self.timestamp = dist.broadcast_object(time.strftime("%Y%m%d_%H%M%S"))
@@ -55,15 +55,14 @@ class Runner:
         import_custom_modules(cfg.get("custom_imports"))  # after the log is set up: it says what it skips
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.seed = apply_environment(cfg)
-        vis_backends = [b.get("type") for b in (cfg.get("visualizer") or {}).get("vis_backends") or []]
-        self.scalars = ScalarWriter(self.log_dir / "vis_data", self.timestamp, "TensorboardVisBackend" in vis_backends)
+        self.scalars = ScalarWriter.from_cfg(cfg, self.work_dir, self.log_dir / "vis_data", self.timestamp)
         for notice in collect_notices(cfg):
             logger.info(notice)
         if dist.is_main():
             resolved = self.work_dir / f"{stem}.py"
             if not (cfg.filename and resolved.exists() and resolved.samefile(cfg.filename)):
                 cfg.dump(resolved)
-            cfg.dump(self.log_dir / "vis_data" / "config.py")
+            self.scalars.add_config(cfg)  # vis_data/config.py (LocalVisBackend), the other backends' config
         logger.info(
             f"seglab {__version__}, torch {torch.__version__}, device {self.device}, seed {self.seed}, "
             f"world size {dist.world_size()}"
@@ -71,6 +70,7 @@ class Runner:
         self.model: nn.Module | None = None
         self.iter = self.epoch = self.inner_iter = 0
         self.skipped_steps = 0  # non-finite losses skipped (train_cfg.nonfinite_loss='skip')
+        self.stop_training = False  # set by a hook (EarlyStoppingHook): the loop ends after this iteration/epoch
         self.max_iters = 0
         self.max_epochs: int | None = None
         self.epoch_length = 1
@@ -123,15 +123,18 @@ class Runner:
     def _wrap_distributed(self, model: nn.Module) -> nn.Module:
         if not dist.is_distributed():
             return model
+        unused = bool(self.cfg.get("find_unused_parameters", False))  # MMEngine's runner key
         if self.device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-            return nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index or 0])
+            return nn.parallel.DistributedDataParallel(
+                model, device_ids=[self.device.index or 0], find_unused_parameters=unused
+            )
         if any(getattr(m, "_seglab_sync", False) for m in model.modules()):
             logger.info(
                 "norm_cfg asks for SyncBN; torch syncs BatchNorm on GPUs only, so on CPU each process "
                 "normalises its own batch"
             )
-        return nn.parallel.DistributedDataParallel(model)
+        return nn.parallel.DistributedDataParallel(model, find_unused_parameters=unused)
 
     # ------------------------------------------------------------------ training
     def train(self) -> dict[str, float]:
@@ -151,6 +154,7 @@ class Runner:
         preflight.check_num_classes(model, self.dataset_meta.get("classes"))
         preflight.check_label_values(dataset, model.num_classes, model.ignore_index)
         val_loader, val_metric = self._build_evaluation("val")
+        self.val_loss = wants_val_loss(cfg)  # val_cfg.val_loss: val/loss from the validation forward
         self.hooks = build_hooks(cfg.get("default_hooks"), cfg.get("custom_hooks"))
         if use_pretrained:
             init_pretrained(model)
@@ -161,9 +165,18 @@ class Runner:
         self.optim.amp_dtype = choose_amp_dtype(self.optim.amp_dtype, self.device.type, cfg.optim_wrapper)
         if self.optim.amp_dtype is not None:
             logger.info(f"mixed precision: autocast to {self.optim.amp_dtype} on {self.device.type}")
-        self.schedule = LRSchedule(cfg.get("param_scheduler"), self.optim.optimizer, self.by_epoch, self.epoch_length)
+        scale_lr(self.optim.optimizer, cfg.get("auto_scale_lr"), train_loader.batch_size)  # before the schedule
+        self.schedule = LRSchedule(
+            cfg.get("param_scheduler"),
+            self.optim.optimizer,
+            self.by_epoch,
+            self.epoch_length,
+            self.max_iters,
+            self.max_epochs,
+        )
         if resume_from:
             self._resume(resume_from)
+        compile_model(model, cfg.get("compile"), self.device)  # in place: state-dict keys stay plain
         self.ddp_model = self._wrap_distributed(model)
         logger.info(f"work_dir: {self.work_dir}")
         self.call_hook("before_train")
@@ -205,7 +218,7 @@ class Runner:
         # iteration 0, so a resumed run restores the saved state only after drawing it.
         self._restore_pending_rng()
         metrics: dict[str, float] = {}
-        while self.iter < self.max_iters:
+        while self.iter < self.max_iters and not self.stop_training:
             self.inner_iter = self.iter
             self._train_step(batches)
             if val_loader is not None and self._due(self.iter, self.max_iters):
@@ -219,7 +232,7 @@ class Runner:
         done = self.iter - self.epoch * self.epoch_length  # a run stopped by a signal resumes mid-epoch
         if not done:
             self._restore_pending_rng()
-        while self.epoch < (self.max_epochs or 0):
+        while self.epoch < (self.max_epochs or 0) and not self.stop_training:
             self.call_hook("before_train_epoch")
             batches = iter(loader)
             if done:
@@ -281,53 +294,12 @@ class Runner:
         return float(self.optim.param_groups[0]["lr"])
 
     # ------------------------------------------------------------------ evaluation
-    @torch.no_grad()
     def evaluate(self, loader, metric, mode: str = "val", on_predictions=None, tta_scales=None) -> dict[str, float]:
-        """Predict every batch of ``loader``, log the class table and the summary line.
+        """Predict every batch of ``loader``, log the class table and the summary line (``evaluation_loop``).
 
         ``on_predictions(samples)``, when given, sees each batch's predicted samples (for pictures);
         ``tta_scales`` predicts each image from its file with flip + multi-scale test-time augmentation."""
-        model = self.model
-        self.call_hook(f"before_{mode}_epoch")
-        model.eval()
-        dist.sync_buffers(model)
-        if not (model.dataset_meta or {}).get("classes"):
-            model.dataset_meta = self.dataset_meta or loader.dataset.dataset_meta
-        classes = model.class_names()
-        metric.reset(classes)
-        total = len(loader)
-        times, data_times = [], []
-        start = time.perf_counter()
-        bar = tqdm(loader, desc=mode, total=total, disable=not dist.is_main() or None, leave=False)
-        for i, batch in enumerate(bar):
-            data_times.append(time.perf_counter() - start)
-            if isinstance(batch["inputs"][0], list):  # a TestTimeAug pipeline: several copies per image
-                predictions = [merge_augmented(model, copies) for copies in unpack_tta_batch(batch)]
-            elif tta_scales:
-                predictions = [{**s, **tta_predict(model, s["img_path"], tta_scales)} for s in batch["data_samples"]]
-            else:
-                predictions = model.predict(*model.data_preprocessor(batch, training=False))
-            metric.process(predictions)
-            if on_predictions is not None:
-                on_predictions(predictions)
-            self.call_hook(f"after_{mode}_iter", batch_idx=i, data_batch=batch, outputs=predictions)
-            times.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            interval = next((h.interval for h in self.hooks if isinstance(h, LoggerHook)), 50)
-            if (i + 1) % interval == 0 and i + 1 < total:
-                eta = int(np.mean(times) * (total - i - 1))
-                logger.info(
-                    f"{progress_tag(mode, i + 1, total)}    eta: {eta // 3600}:{eta % 3600 // 60:02d}:"
-                    f"{eta % 60:02d}  time: {np.mean(times[-10:]):.4f}  data_time: {np.mean(data_times[-10:]):.4f}"
-                )
-        summary, per_class = metric.compute()
-        logger.info("per class results:\n" + format_table(classes, per_class))
-        timing = {"data_time": float(np.mean(data_times)), "time": float(np.mean(times))}
-        shown = "  ".join(f"{k}: {v:.4f}" for k, v in {**summary, **timing}.items())
-        logger.info(f"{progress_tag(mode, total, total)}    {shown}")
-        results = {**summary, **timing}
-        self.call_hook(f"after_{mode}_epoch", metrics=results)
-        return results
+        return run_evaluation(self, loader, metric, mode, on_predictions, tta_scales)
 
     def validate(self, loader, metric) -> dict[str, float]:
         return self.evaluate(loader, metric, "val")
@@ -355,6 +327,9 @@ class Runner:
         loader, metric = self._build_evaluation("test")
         if loader is None:
             raise ConfigError("test needs test_dataloader, test_evaluator and test_cfg in the config")
+        from seglab.visualize import PredictionWriter
+
+        writer = PredictionWriter.for_dataset(loader.dataset, show_dir, out_dir)  # a name clash fails here, first
         ckpt = read_checkpoint(cfg.load_from)
         meta = ckpt.get("meta") or {}
         self.dataset_meta = loader.dataset.dataset_meta
@@ -362,12 +337,10 @@ class Runner:
             self.dataset_meta = meta["dataset_meta"]
         model = self._build_model()
         apply_checkpoint(model, ckpt, cfg.load_from)
+        compile_model(model, cfg.get("compile"), self.device)
         self.hooks = build_hooks(cfg.get("default_hooks"), cfg.get("custom_hooks"))
-        writer = None
-        if show_dir or out_dir:
-            from seglab.visualize import PredictionWriter
-
-            writer = PredictionWriter(model.class_names(), self.dataset_meta.get("palette"), show_dir, out_dir)
+        if writer is not None:
+            writer.use_classes(model.class_names(), self.dataset_meta.get("palette"))
         scales = (cfg.get("img_ratios") or DEFAULT_TTA_SCALES) if tta and not use_tta_pipeline else None
         results = self.evaluate(loader, metric, "test", on_predictions=writer, tta_scales=scales)
         if show_dir:
@@ -379,6 +352,7 @@ class Runner:
                 metric.total_confusion(), metric.class_names, self.log_dir / "confusion_matrix.png"
             )
             logger.info(f"confusion matrix saved to {png} and {csv}")
+        self.scalars.close()
         return results
 
     # ------------------------------------------------------------------ checkpoints

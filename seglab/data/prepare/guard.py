@@ -163,7 +163,9 @@ def write_atomic(root: Path, path: Path, data: bytes | Callable[[BinaryIO], None
     the path is checked to lie inside ``root`` first, and the temporary file is never a followed link."""
     target = contained(root, path, source)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}{TMP_SUFFIX}")
+    # one temporary name per writer: two jobs naming one output (two members mapped to one file) must not
+    # remove or rename each other's temporary file
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}{TMP_SUFFIX}")
     tmp.unlink(missing_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     try:

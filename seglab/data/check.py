@@ -13,7 +13,6 @@ lists its files in dataset.json.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,6 +21,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from seglab.data.dataset_settings import (
+    WRAPPERS,
+    applied_reduce_zero_label,
+    dataset_defaults,
+    found_suffixes_line,
+    missing_images_error,
+)
 from seglab.data.io import IMAGE_SUFFIXES, open_label
 from seglab.data.label_hints import all_ignore_hint
 from seglab.data.transforms.loading import reduce_zero, size_mismatch
@@ -37,7 +43,6 @@ VESSEL_DATASETS = {
     "ChaseDB1Dataset": "chase_db1",
     "HRFDataset": "hrf",
 }
-WRAPPERS = ("RepeatDataset", "MultiImageMixDataset")
 
 
 @dataclass
@@ -156,9 +161,11 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
     what = "depth maps" if spec.depth else "labels"
     report.lines.append(f"[{spec.name}] {spec.img_dir} <-> {spec.ann_dir}: {len(images)} images, {len(labels)} {what}")
     if not images:
-        report.errors.append(f"[{spec.name}] no images under '{spec.img_dir}' (img_suffix={spec.img_suffix!r})")
+        report.errors.append(f"[{spec.name}] {missing_images_error(spec.img_dir, spec.img_suffix)}")
+    elif spec.img_suffix is None and (found := found_suffixes_line(images, labels)):
+        report.lines.append(f"[{spec.name}] {found}")
     unlabelled = [images[k] for k in images if k not in labels] if labels or spec.pairs is None else []
-    orphans = [labels[k] for k in labels if k not in images]
+    orphans = [labels[k] for k in labels if k not in images] if images else []  # no images: the suffix error says why
     if unlabelled:
         report.errors.append(f"[{spec.name}] {len(unlabelled)} image(s) without a {what[:-1]}: {_listing(unlabelled)}")
     if orphans:
@@ -273,24 +280,6 @@ def splits_from_folder(root: Path) -> list[SplitSpec]:
     return [SplitSpec(s, img_root / s, ann_root / s) for s in split_names]
 
 
-def _dataset_defaults(dataset: dict) -> tuple[dict, type]:
-    """The dataset config with its class's defaults (suffixes, reduce_zero_label, data_prefix) filled in."""
-    from seglab.data.datasets.base import BaseSegDataset
-    from seglab.registry import DATASETS
-
-    cls = DATASETS.get(dataset.get("type", "BaseSegDataset"))
-    defaults = {}
-    for klass in reversed(cls.__mro__):
-        if isinstance(klass, type) and issubclass(klass, BaseSegDataset):
-            for name, param in inspect.signature(klass.__init__).parameters.items():
-                if param.default is not inspect.Parameter.empty:
-                    defaults[name] = param.default
-    defaults.update(getattr(cls, "FIXED_ARGS", {}))  # REFUGE: suffixes fixed inside the class
-    if getattr(cls, "DEFAULT_DATA_PREFIX", None) and not dataset.get("data_prefix"):
-        defaults["data_prefix"] = cls.DEFAULT_DATA_PREFIX  # NYU: images/ and annotations/
-    return {**defaults, **dataset}, cls
-
-
 def _decathlon_pairs(name: str, ann_file: Path, root: Path, test_mode: bool) -> dict:
     try:
         listing = json.loads(ann_file.read_text())[("test" if test_mode else "training")]
@@ -303,13 +292,18 @@ def _decathlon_pairs(name: str, ann_file: Path, root: Path, test_mode: bool) -> 
     return pairs
 
 
-def _split_specs(name: str, dataset: dict) -> list[SplitSpec]:
+def _split_specs(name: str, dataset: dict, where: str) -> list[SplitSpec]:
     if dataset.get("type") == "ConcatDataset":
         parts = dataset.get("datasets") or []
-        return [spec for i, part in enumerate(parts) for spec in _split_specs(f"{name}[{i}]", part)]
+        return [
+            spec
+            for i, part in enumerate(parts)
+            for spec in _split_specs(f"{name}[{i}]", part, f"{where}.datasets[{i}]")
+        ]
     if dataset.get("type") in WRAPPERS:
-        return _split_specs(name, dataset.get("dataset") or {})
-    merged, cls = _dataset_defaults(dataset)
+        return _split_specs(name, dataset.get("dataset") or {}, f"{where}.dataset")
+    merged, cls = dataset_defaults(dataset)
+    reduce_zero_label = applied_reduce_zero_label(merged.get("reduce_zero_label"), merged.get("pipeline"), where)
     root = Path(merged.get("data_root") or "")
     prefix = merged.get("data_prefix") or {}
     depth = "depth_map_path" in prefix
@@ -319,7 +313,7 @@ def _split_specs(name: str, dataset: dict) -> list[SplitSpec]:
         root / (prefix.get("depth_map_path") if depth else prefix.get("seg_map_path", "")),
         merged.get("img_suffix", ".jpg"),
         merged.get("depth_map_suffix" if depth else "seg_map_suffix", ".png"),
-        bool(merged.get("reduce_zero_label", False)),
+        reduce_zero_label,  # as the pipeline's LoadAnnotations applies it
         dataset_type=cls.__name__,
         img_dir2=root / prefix["img_path2"] if "img_path2" in prefix else None,
         depth=depth,
@@ -345,7 +339,7 @@ def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tup
         dataset = (cfg.get(loader_key) or {}).get("dataset")
         if not isinstance(dataset, dict):
             continue
-        for spec in _split_specs(loader_key.replace("_dataloader", ""), dataset):
+        for spec in _split_specs(loader_key.replace("_dataloader", ""), dataset, f"{loader_key}.dataset"):
             key = (spec.img_dir, spec.ann_dir, tuple(spec.names or ()), tuple(spec.pairs or ()))
             if key not in seen:
                 seen.add(key)
@@ -353,7 +347,7 @@ def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tup
         first = dataset
         while first.get("type") in ("ConcatDataset", *WRAPPERS):
             first = first["datasets"][0] if first.get("type") == "ConcatDataset" else first["dataset"]
-        merged, cls = _dataset_defaults(first)
+        merged, cls = dataset_defaults(first)
         metainfo = merged.get("metainfo") or {}
         classes = classes or metainfo.get("classes") or getattr(cls, "METAINFO", {}).get("classes")
     num_classes, ignore_index = _class_facts(cfg.get("model"))

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from seglab.data.check import image_hw
+from seglab.data.dataset_settings import check_label_settings  # noqa: F401 — the runner calls it from here
 from seglab.data.io import read_label
 from seglab.data.label_hints import all_ignore_hint
 from seglab.data.transforms import LoadAnnotations

@@ -143,6 +143,7 @@ class Runner:
         if not resume_from:
             preflight.check_load_from(cfg)
         preflight.check_batch_padding(cfg)
+        preflight.check_label_settings(cfg)  # dataset vs LoadAnnotations reduce_zero_label
         train_loader = build_dataloader(cfg.train_dataloader, self.seed, training=True, name="train_dataloader")
         self.train_loader = train_loader
         dataset = train_loader.dataset

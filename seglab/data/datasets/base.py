@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
+from seglab.data.dataset_settings import applied_reduce_zero_label
 from seglab.data.transforms import Compose
 from seglab.errors import DatasetError
 from seglab.registry import DATASETS
@@ -77,6 +78,8 @@ class BaseSegDataset(Dataset):
         self.metainfo = self._build_metainfo(metainfo or {})
         self.label_map = self.metainfo["label_map"]
         self.pipeline = Compose(pipeline)
+        # MMSegmentation's LoadAnnotations asserts this per label; checked once here, before any loading
+        applied_reduce_zero_label(reduce_zero_label, self.pipeline, type(self).__name__, of="its pipeline")
         self.data_list: list[dict] = self.load_data_list()
         if indices is not None:
             keep = range(indices) if isinstance(indices, int) else indices

@@ -90,8 +90,10 @@ def voc_tar(dl: Path, extra: dict[str, bytes] | None = None, links: dict[str, tu
 
 def loveda(dl: Path, big: bytes = PNG, deflate: bool = False) -> Path:
     for top in ("Train", "Val"):
-        files = {
-            f"{top}/{area}/{kind}/1.png": PNG for area in ("Rural", "Urban") for kind in ("images_png", "masks_png")
+        files = {  # LoveDA's ids are unique across its two areas
+            f"{top}/{area}/{kind}/{i}.png": PNG
+            for i, area in ((1, "Rural"), (3, "Urban"))
+            for kind in ("images_png", "masks_png")
         }
         files[f"{top}/Rural/images_png/2.png"] = big
         make_zip(dl / f"{top}.zip", files, deflate=deflate)
@@ -285,3 +287,18 @@ def test_bad_bound_options_are_one_line(work, capsys):
     assert main(["prepare", "loveda", str(dl), str(work / "out"), "--max-member-size", "2X"]) == 1
     assert "--max-member-size '2X' is not a size: give e.g. 500M or 2G" in capsys.readouterr().err
     assert main(["prepare", "loveda", str(dl), str(work / "out"), "--max-member-size", "2G", "--max-ratio", "50"]) == 0
+
+
+def test_two_members_written_to_one_file_are_refused_before_writing(work, capsys):
+    """Rural/1.png and Urban/1.png both become img_dir/train/1.png: one would silently replace the other."""
+    files = {f"Train/{area}/{kind}/1.png": PNG for area in ("Rural", "Urban") for kind in ("images_png", "masks_png")}
+    make_zip(work / "dl" / "Train.zip", files)
+    val = {
+        f"Val/{area}/{kind}/{i}.png": PNG
+        for i, area in ((2, "Rural"), (4, "Urban"))
+        for kind in ("images_png", "masks_png")
+    }
+    make_zip(work / "dl" / "Val.zip", val)
+    line = refused(capsys, ["prepare", "loveda", str(work / "dl"), str(work / "out")])
+    assert "Rural/images_png/1.png" in line and "Urban/images_png/1.png" in line and "both be written" in line
+    assert not any(p.is_file() for p in (work / "out").rglob("*.png"))

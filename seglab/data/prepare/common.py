@@ -23,7 +23,16 @@ import numpy as np
 from PIL import Image
 
 from seglab.data.prepare.archive import ARCHIVE_SUFFIXES, Tree, open_tree
-from seglab.data.prepare.guard import TMP_SUFFIX, Limits, Meter, contained, size_text, too_big, write_atomic
+from seglab.data.prepare.guard import (
+    TMP_SUFFIX,
+    ArchiveRefused,
+    Limits,
+    Meter,
+    contained,
+    size_text,
+    too_big,
+    write_atomic,
+)
 from seglab.errors import DatasetError
 from seglab.progress import progress_counter
 
@@ -148,9 +157,16 @@ def clean_leftovers(out: Path) -> int:
 def run_jobs(jobs: list[Job], out: Path, desc: str, workers: int = 1) -> tuple[int, int]:
     """Run the jobs not done yet; returns (done now, skipped). Compressed tars are read in member order.
     Every output named up front is checked to lie inside ``out`` before anything is written or skipped."""
+    writer: dict[Path, Job] = {}
     for job in jobs:
         for path in job.outputs:
             contained(out, path, _source(job))
+            first = writer.setdefault(path, job)
+            if first is not job:  # two members would write one file: one result would silently replace the other
+                raise ArchiveRefused(
+                    f"{_source(first)} and {_source(job)} would both be written to '{path}'; refusing before writing "
+                    "anything: a genuine download has no such pair (delete it and download it again)"
+                )
     done_file = contained(out, out / DONE_LIST)
     done_keys = set(done_file.read_text().splitlines()) if done_file.is_file() else set()
     todo = [j for j in jobs if not _is_done(j, done_keys)]

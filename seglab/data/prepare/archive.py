@@ -29,6 +29,7 @@ from seglab.data.prepare.guard import (
     check_link,
     check_name,
     refuse,
+    resolved_inside,
     size_text,
     too_big,
 )
@@ -191,11 +192,11 @@ class DirTree(Tree):
         self._cache: list[str] | None = None
 
     def _inside(self, path: str, rel: str) -> str:
-        real = os.path.realpath(path)
-        if os.path.commonpath([self._real, real]) != self._real:
+        real = resolved_inside(self._real, path)
+        if real is None:
             raise ArchiveRefused(
-                f"{self.label}: '{rel}' is a link to '{real}', outside the folder; prepare does not follow links "
-                "out of SRC: pass the folder it points to, or copy the files in"
+                f"{self.label}: '{rel}' is a link to '{os.path.realpath(path)}', outside the folder; prepare does "
+                "not follow links out of SRC: pass the folder it points to, or copy the files in"
             )
         return real
 

@@ -25,10 +25,10 @@ from PIL import Image
 from seglab.data.prepare.archive import ARCHIVE_SUFFIXES, Tree, open_tree
 from seglab.data.prepare.guard import (
     TMP_SUFFIX,
-    ArchiveRefused,
     Limits,
     Meter,
     contained,
+    refuse,
     size_text,
     too_big,
     write_atomic,
@@ -160,13 +160,10 @@ def run_jobs(jobs: list[Job], out: Path, desc: str, workers: int = 1) -> tuple[i
     writer: dict[Path, Job] = {}
     for job in jobs:
         for path in job.outputs:
-            contained(out, path, _source(job))
-            first = writer.setdefault(path, job)
+            first = writer.setdefault(contained(out, path, _source(job)), job)
             if first is not job:  # two members would write one file: one result would silently replace the other
-                raise ArchiveRefused(
-                    f"{_source(first)} and {_source(job)} would both be written to '{path}'; refusing before writing "
-                    "anything: a genuine download has no such pair (delete it and download it again)"
-                )
+                what = f"member '{first.tree.prefix + first.member}'"
+                raise refuse(first.tree.label, what, f"and {_source(job)} would both be written to '{path}'")
     done_file = contained(out, out / DONE_LIST)
     done_keys = set(done_file.read_text().splitlines()) if done_file.is_file() else set()
     todo = [j for j in jobs if not _is_done(j, done_keys)]

@@ -143,12 +143,19 @@ def check_entry(label: str, list_name: str, entry: str) -> None:
 # ---------------------------------------------------------------- writes
 
 
+def resolved_inside(real_root: str, path: str | Path) -> str | None:
+    """``path`` with symlinks resolved when that lies inside ``real_root`` (a folder already resolved with
+    ``os.path.realpath``), else None."""
+    real = os.path.realpath(path)
+    return real if os.path.commonpath([real_root, real]) == real_root else None
+
+
 def contained(root: Path, path: Path, source: str = "") -> Path:
     """``path`` (as the converter built it from OUT) with symlinks resolved, refused unless it lies inside
     ``root`` (OUT); ``source`` names the member it comes from."""
-    real_root = os.path.realpath(root)
-    target = os.path.realpath(path)
-    if os.path.commonpath([real_root, target]) != real_root:
+    target = resolved_inside(os.path.realpath(root), path)
+    if target is None:
+        target = os.path.realpath(path)
         what = f"{source} would be written to" if source else "a write would go to"
         raise ArchiveRefused(
             f"{what} '{target}', outside OUT '{root}' (a '..' or absolute name, or a symlinked folder inside OUT "

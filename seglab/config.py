@@ -16,11 +16,10 @@ import logging
 import re
 import traceback
 import types
-import unicodedata
 from pathlib import Path
 from typing import Any
 
-from seglab.config_dump import config_text, is_variable_name
+from seglab.config_dump import config_text, is_stable_identifier, is_variable_name
 from seglab.errors import ConfigError
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
@@ -378,6 +377,4 @@ def check_option_key(key: Any) -> None:
 
 
 def _is_key_part(part: str) -> bool:
-    if part.isascii() and part.isdigit():
-        return True
-    return part.isidentifier() and unicodedata.normalize("NFKC", part) == part
+    return (part.isascii() and part.isdigit()) or is_stable_identifier(part)

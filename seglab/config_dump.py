@@ -24,14 +24,14 @@ RESERVED_NAMES = {"dict", "float", "_base_"}
 SCALARS = (type(None), bool, int, float, str, bytes)
 
 
+def is_stable_identifier(key: Any) -> bool:
+    """A Python identifier the parser keeps as written (NFKC-stable: 'ﬁle' would be read as 'file')."""
+    return isinstance(key, str) and key.isidentifier() and unicodedata.normalize("NFKC", key) == key
+
+
 def is_plain_name(key: Any) -> bool:
-    """A key Python accepts as a variable or keyword-argument name and keeps as written (NFKC-stable)."""
-    return (
-        isinstance(key, str)
-        and key.isidentifier()
-        and not keyword.iskeyword(key)
-        and unicodedata.normalize("NFKC", key) == key
-    )
+    """A key Python accepts as a variable or keyword-argument name and keeps as written."""
+    return is_stable_identifier(key) and not keyword.iskeyword(key)
 
 
 def is_variable_name(key: Any) -> bool:

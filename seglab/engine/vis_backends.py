@@ -193,7 +193,8 @@ class MLflowVisBackend(VisBackend):
         missing = [k for k in self.tracked or [] if k not in cfg]
         if missing:
             raise ConfigError(f"MLflowVisBackend: tracked_config_keys {missing} are not keys of the config")
-        tracked = cfg.to_dict() if self.tracked is None else {k: cfg.to_dict()[k] for k in self.tracked}
+        everything = cfg.to_dict()
+        tracked = everything if self.tracked is None else {k: everything[k] for k in self.tracked}
         self.mlflow.log_params(flatten(tracked))
         self.mlflow.log_text(cfg.pretty_text(), "config.py")
 

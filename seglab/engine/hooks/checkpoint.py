@@ -14,7 +14,6 @@ past the last checkpoint anyway, and each further interval of training would be 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from pathlib import Path
@@ -24,6 +23,7 @@ from seglab.engine import dist
 from seglab.engine.checkpoint import read_checkpoint, save_checkpoint, write_marker
 from seglab.engine.hooks.base import Hook
 from seglab.errors import ConfigError
+from seglab.fileio.download import sha256
 from seglab.registry import HOOKS
 
 if TYPE_CHECKING:
@@ -133,6 +133,7 @@ class CheckpointHook(Hook):
         self.saved: list[Path] = []
         self.best: dict[str, dict[str, Any]] = {}  # key -> {"score": float, "path": Path}
         self.last_ckpt: Path | None = None
+        self._without_schedulers = False  # set while save() writes a checkpoint without param_schedulers
 
     def _rule(self, key: str, rule: str | None) -> str | None:
         if rule is not None or key == "auto":
@@ -265,14 +266,13 @@ class CheckpointHook(Hook):
         tmp = save_checkpoint(
             {k: v for k, v in checkpoint.items() if k in self.published_keys}, path.with_suffix(".publishing")
         )
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-        final = path.with_name(f"{path.stem}-{digest[:8]}.pth")
+        final = path.with_name(f"{path.stem}-{sha256(tmp)[:8]}.pth")  # read in chunks, not whole
         tmp.replace(final)
         logger.info(f"The checkpoint ({path}) is published to {final}.")
         return final
 
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
-        if getattr(self, "_without_schedulers", False):
+        if self._without_schedulers:
             checkpoint.pop("param_schedulers", None)
         msgs = checkpoint.setdefault("meta", {}).setdefault("hook_msgs", {})
         msgs["saved"] = [str(p) for p in self.saved]

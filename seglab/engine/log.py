@@ -55,8 +55,10 @@ class ScalarWriter:
         """Check ``visualizer.vis_backends`` on every rank (unknown type, missing package: ConfigError),
         then build them on rank 0."""
         configs = backend_configs(cfg)
+        if dist.is_main():
+            return cls(build_backends(configs, vis_dir, work_dir), timestamp)  # checks them first
         check_backends(configs)
-        return cls(build_backends(configs, vis_dir, work_dir) if dist.is_main() else [], timestamp)
+        return cls([], timestamp)
 
     def write(self, record: dict[str, Any]) -> None:
         step = int(record.get("step", 0))

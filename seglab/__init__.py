@@ -16,7 +16,7 @@ _PUBLIC = {
     "build_model": "seglab.models.builder",
     "inference_model": "seglab.inference",
     "init_model": "seglab.inference",
-    "load_checkpoint": "seglab.engine.checkpoint",
+    "load_checkpoint": "seglab.fileio.checkpoint",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

@@ -18,8 +18,8 @@ from seglab.config import Config
 from seglab.config_types import check_config_types
 from seglab.data.io import IMAGE_SUFFIXES, write_image
 from seglab.data.transforms import Compose, LoadImageFromFile, PackSegInputs
-from seglab.engine.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.errors import ConfigError
+from seglab.fileio.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.models.builder import build_model
 from seglab.models.prediction import logits_to_probabilities, probabilities_to_labels
 from seglab.registry import DATASETS, import_custom_modules

@@ -16,13 +16,13 @@ from seglab import Config
 from seglab.cli import main
 from seglab.data.synthetic import DummySpec, make_dummy_dataset
 from seglab.data.transforms import LoadAnnotations, LoadImageFromFile
-from seglab.engine import checkpoint as checkpoint_module
 from seglab.engine import runner as runner_module
-from seglab.engine.checkpoint import read_checkpoint, save_checkpoint, serialized_size
 from seglab.engine.hooks.base import Hook
 from seglab.engine.resume import latest_resumable
 from seglab.engine.runner import Runner
 from seglab.errors import CheckpointError, DatasetError
+from seglab.fileio import checkpoint as checkpoint_module
+from seglab.fileio.checkpoint import read_checkpoint, save_checkpoint, serialized_size
 from tests.conftest import write_tiny_config
 
 

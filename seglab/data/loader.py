@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from seglab.engine import dist
+from seglab import dist
 from seglab.errors import ConfigError
 from seglab.registry import DATASETS
 

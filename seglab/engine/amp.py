@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from seglab.engine import dist
+from seglab import dist
 
 logger = logging.getLogger("seglab")
 

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from seglab import dist
 from seglab.data.transforms import unpack_tta_batch
-from seglab.engine import dist
 from seglab.engine.hooks.logger import LoggerHook
 from seglab.engine.log import progress_tag
 from seglab.errors import ConfigError

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, NoReturn
 import torch
 from torch import nn
 
-from seglab.engine import dist
-from seglab.engine.checkpoint import write_marker
+from seglab import dist
 from seglab.engine.hooks.checkpoint import CheckpointHook
 from seglab.errors import ConfigError, TrainingError, TrainingInterrupted
+from seglab.fileio.checkpoint import write_marker
 
 if TYPE_CHECKING:
     from seglab.engine.runner import Runner

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from seglab.engine import dist
+from seglab import dist
 from seglab.engine.vis_backends import VisBackend, backend_configs, build_backends, check_backends
 
 logger = logging.getLogger("seglab")

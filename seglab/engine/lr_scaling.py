@@ -7,7 +7,7 @@ import logging
 
 import torch
 
-from seglab.engine import dist
+from seglab import dist
 from seglab.errors import ConfigError
 
 logger = logging.getLogger("seglab")

@@ -13,8 +13,8 @@ from seglab.data.dataset_settings import check_label_settings  # noqa: F401 — 
 from seglab.data.io import read_label
 from seglab.data.label_hints import all_ignore_hint
 from seglab.data.transforms import LoadAnnotations
-from seglab.engine.checkpoint import fetch
 from seglab.errors import ConfigError
+from seglab.fileio.checkpoint import fetch
 
 SAMPLED_LABELS = 16
 SIZE_CHANGING = {"RandomResize", "RandomCrop", "RandomRotate", "Resize", "RandomChoiceResize"}

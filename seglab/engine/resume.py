@@ -6,8 +6,8 @@ import logging
 import re
 from pathlib import Path
 
-from seglab.engine.checkpoint import not_a_checkpoint, read_checkpoint
 from seglab.errors import CheckpointError
+from seglab.fileio.checkpoint import not_a_checkpoint, read_checkpoint
 
 logger = logging.getLogger("seglab")
 

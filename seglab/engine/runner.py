@@ -14,13 +14,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seglab import __version__
+from seglab import __version__, dist
 from seglab.config import Config
 from seglab.config_types import check_config_types
 from seglab.data.loader import build_dataloader
-from seglab.engine import dist, preflight
+from seglab.engine import preflight
 from seglab.engine.amp import choose_amp_dtype
-from seglab.engine.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from seglab.engine.compile import compile_model
 from seglab.engine.evaluation_loop import run_evaluation, wants_val_loss
 from seglab.engine.guards import StopSignals, buffers_copy, nonfinite_mode, skip_nonfinite, stop_for_signal
@@ -32,6 +31,7 @@ from seglab.engine.optim import LRSchedule, build_optim_wrapper
 from seglab.engine.resume import latest_resumable
 from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng, rng_state
 from seglab.errors import ConfigError
+from seglab.fileio.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from seglab.inference import DEFAULT_TTA_SCALES
 from seglab.models.builder import build_initialised, init_pretrained
 from seglab.registry import METRICS, import_custom_modules

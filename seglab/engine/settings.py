@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-from seglab.engine import dist
+from seglab import dist
 from seglab.errors import ConfigError
 
 logger = logging.getLogger("seglab")

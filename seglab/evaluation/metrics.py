@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from seglab.engine import dist
+from seglab import dist
 from seglab.errors import ConfigError
 from seglab.registry import METRICS
 

@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from seglab.engine.checkpoint import apply_checkpoint, read_pretrained
 from seglab.errors import ConfigError
+from seglab.fileio.checkpoint import apply_checkpoint, read_pretrained
 from seglab.models.weight_init import init_weights, pretrained_cfgs
 from seglab.registry import MODELS
 

@@ -20,9 +20,9 @@ import torch
 
 from seglab import zoo
 from seglab.cli import main
-from seglab.engine.checkpoint import load_checkpoint, read_checkpoint
 from seglab.errors import CheckpointError
 from seglab.fileio import sources
+from seglab.fileio.checkpoint import load_checkpoint, read_checkpoint
 from seglab.fileio.download import DownloadError
 from seglab.models.builder import build_model
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from seglab.cli import main
-from seglab.engine.checkpoint import read_checkpoint
 from seglab.engine.hooks.checkpoint import CheckpointHook
 from seglab.engine.hooks.early_stopping import EarlyStoppingHook
 from seglab.errors import ConfigError
+from seglab.fileio.checkpoint import read_checkpoint
 from tests.conftest import write_tiny_config
 
 # lr=0: the weights never change, so mIoU stays where it starts and never improves by min_delta

@@ -7,11 +7,11 @@ import torch
 
 from seglab import Config
 from seglab.cli import main
-from seglab.engine.checkpoint import read_checkpoint
 from seglab.engine.hooks import build_hooks
 from seglab.engine.hooks.base import Hook
 from seglab.engine.runner import Runner
 from seglab.errors import ConfigError
+from seglab.fileio.checkpoint import read_checkpoint
 from seglab.registry import HOOKS
 
 EVENTS: list[tuple[str, int]] = []

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from seglab.cli import main
-from seglab.engine.dist import first_host, launch_env, warn_unused_launcher
+from seglab.dist import first_host, launch_env, warn_unused_launcher
 from seglab.engine.lr_scaling import scale_lr
 from seglab.engine.settings import collect_notices
 from seglab.errors import ConfigError
@@ -39,7 +39,7 @@ LAUNCH_VARIABLES = (
 # compare the ranks; rank 0's checkpoint alone cannot show that rank 1 trained the same weights.
 DUMP_PLUGIN = """
 import torch
-from seglab.engine import dist
+from seglab import dist
 from seglab.engine.hooks.base import Hook
 from seglab.registry import HOOKS
 

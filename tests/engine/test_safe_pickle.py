@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seglab.engine.checkpoint import load_checkpoint
 from seglab.errors import CheckpointError
+from seglab.fileio.checkpoint import load_checkpoint
 from seglab.fileio.safe_pickle import safe_load
 
 

@@ -183,7 +183,7 @@ def test_unknown_backend_type_lists_the_known_ones(tiny_config, capsys):
 
 
 def test_only_rank_zero_builds_backends_but_every_rank_checks_packages(tmp_path, monkeypatch):
-    from seglab.engine import dist
+    from seglab import dist
     from seglab.engine.log import ScalarWriter
 
     monkeypatch.setattr(dist, "is_main", lambda: False)

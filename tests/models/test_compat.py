@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from seglab import Config, build_model, load_checkpoint
-from seglab.engine.checkpoint import read_checkpoint, release_url, safe_load
 from seglab.errors import CheckpointError
+from seglab.fileio.checkpoint import read_checkpoint, release_url, safe_load
 
 from ..conftest import REPO
 

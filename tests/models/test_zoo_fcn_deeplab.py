@@ -15,7 +15,7 @@ import torch
 
 from seglab import Config
 from seglab.cli import main
-from seglab.engine.checkpoint import TORCHVISION_URLS
+from seglab.fileio.checkpoint import TORCHVISION_URLS
 
 from .zoo_parity import (
     DILATED,

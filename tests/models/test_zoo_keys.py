@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from seglab import Config
-from seglab.engine import checkpoint
-from seglab.engine.checkpoint import named_url
+from seglab.fileio import checkpoint
+from seglab.fileio.checkpoint import named_url
 from seglab.models.builder import build_on_meta
 
 from ..conftest import REPO

@@ -19,10 +19,10 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seglab.engine import dist
-from seglab.engine.checkpoint import read_checkpoint, save_checkpoint, write_marker
+from seglab import dist
 from seglab.engine.hooks.base import Hook
 from seglab.errors import ConfigError
+from seglab.fileio.checkpoint import read_checkpoint, save_checkpoint, write_marker
 from seglab.fileio.download import sha256
 from seglab.registry import HOOKS
 

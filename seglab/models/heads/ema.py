@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seglab.engine import dist
+from seglab import dist
 from seglab.errors import ConfigError
 from seglab.models.heads.decode_head import BaseDecodeHead
 from seglab.models.layers import ConvModule

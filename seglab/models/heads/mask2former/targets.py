@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from seglab.engine import dist
+from seglab import dist
 
 from .losses import point_sample, uncertain_point_coords
 

@@ -166,6 +166,22 @@ def cmd_make_dummy(args: argparse.Namespace) -> int:
     return 0
 
 
+def model_class_facts(model_cfg: dict | None) -> tuple[int | None, int]:
+    """(num_classes, ignore_index) for check-data, asked of the model; a config too partial to build
+    (check-data runs before a model is complete) falls back to its main head's keys."""
+    if not model_cfg:
+        return None, 255
+    from seglab.models.builder import build_on_meta
+
+    try:
+        model = build_on_meta(model_cfg)
+        return model.num_classes, model.ignore_index
+    except SeglabError:
+        head = model_cfg.get("decode_head") or {}
+        head = head[-1] if isinstance(head, list) and head else head
+        return head.get("num_classes"), head.get("ignore_index", 255)
+
+
 def cmd_check_data(args: argparse.Namespace) -> int:
     from seglab.config_types import check_config_types
     from seglab.data.check import check_dataset, splits_from_config, splits_from_folder
@@ -174,7 +190,8 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     if target.suffix == ".py":
         cfg = load_config(args.target, args.cfg_options)
         check_config_types(cfg)  # model=(1, 2): one line naming the key
-        specs, num_classes, ignore_index, classes = splits_from_config(cfg)
+        specs, classes = splits_from_config(cfg)
+        num_classes, ignore_index = model_class_facts(cfg.get("model"))
         num_classes = args.num_classes or num_classes
     else:
         specs, num_classes, ignore_index, classes = (

@@ -5,16 +5,16 @@ image/label size mismatches, colour (3-channel) label images, JPEG labels, and l
 outside ``[0, num_classes)`` plus the ignore index, with hints for the usual causes (0/255 binary
 masks, Cityscapes label ids instead of train ids). Prints a per-class pixel histogram.
 
-Checking a config, it knows the dataset type's conventions: reduce_zero_label datasets (ADE20K, LoveDA,
-ISPRS ...) store 0 for "ignore", the retinal vessel datasets store vessel as 1 (not 255), depth maps
-(NYU) hold distances rather than classes, change-detection samples need a second image, and Decathlon
-lists its files in dataset.json.
+Checking a config, it asks each dataset (built without its pipeline and without loading) for the files
+it lists (``list_samples``), the folders it reads, what its label files hold and any hint of its own about
+their values, so a dataset with its own layout needs no code here. The model's ``num_classes`` and
+``ignore_index`` come from the caller (the CLI asks the model): the data layer builds no model.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,38 +28,40 @@ from seglab.data.dataset_settings import (
     found_suffixes_line,
     missing_images_error,
 )
+from seglab.data.datasets.base import SampleFiles
 from seglab.data.io import IMAGE_SUFFIXES, open_label
 from seglab.data.label_hints import all_ignore_hint
 from seglab.data.transforms.loading import reduce_zero, size_mismatch
 from seglab.errors import DatasetError
 from seglab.progress import progress
+from seglab.registry import DATASETS
 
 MAX_FILES_SHOWN = 5
-
-# Dataset types whose labels MMSegmentation's converters write as 0/1, with their `seglab prepare` name.
-VESSEL_DATASETS = {
-    "DRIVEDataset": "drive",
-    "STAREDataset": "stare",
-    "ChaseDB1Dataset": "chase_db1",
-    "HRFDataset": "hrf",
-}
 
 
 @dataclass
 class SplitSpec:
-    """Where one split's files are and how they are named."""
+    """One split to check: its folders and, from a config, the files its dataset lists.
+
+    Without ``samples`` (a folder given on the command line) images and labels pair by name whatever
+    their suffix. ``folders`` maps a sample key to (what, folder) for each folder that must exist."""
 
     name: str
     img_dir: Path
-    ann_dir: Path
+    ann_dir: Path | None
     img_suffix: str | None = None
     seg_map_suffix: str | None = None
     reduce_zero_label: bool = False
-    names: list[str] | None = None  # from an ann_file: only these images belong to the split
-    dataset_type: str | None = None
-    img_dir2: Path | None = None  # change detection: the second image of each pair
-    depth: bool = False  # depth maps: pairing and sizes are checked, values are distances
-    pairs: dict[str, tuple[Path, Path | None]] | None = None  # listed files (Decathlon's dataset.json)
+    samples: list[SampleFiles] | None = None
+    listed: str | None = None  # the samples come from ann_file, which lists "names" or "files"
+    folders: dict[str, tuple[str, Path]] = field(default_factory=dict)
+    label_kind: str = "label"  # how messages name one label file ("depth map")
+    label_values: str = "classes"  # what label pixels hold; values are checked only when they are classes
+    values_hint: Callable[[set[int], int, int], str | None] | None = None  # the dataset's own label-value hint
+
+    @property
+    def holds_classes(self) -> bool:
+        return self.label_values == "classes"
 
 
 @dataclass
@@ -113,42 +115,59 @@ def image_hw(path: str | Path, decode: bool = False) -> tuple[int, int]:
         return h, w
 
 
-def _collect(spec: SplitSpec, report: Report) -> tuple[dict[str, Path], dict[str, Path]] | None:
-    """The split's images and labels keyed by sample name, after reporting missing folders/listed files."""
-    if spec.pairs is not None:
-        images = {n: img for n, (img, _) in spec.pairs.items()}
-        labels = {n: lab for n, (_, lab) in spec.pairs.items() if lab is not None}
-        missing = [p for p in [*images.values(), *labels.values()] if not p.is_file()]
-        if missing:
-            report.errors.append(
-                f"[{spec.name}] {len(missing)} file(s) listed in ann_file do not exist: {_listing(missing)}"
-            )
-        return {n: p for n, p in images.items() if p.is_file()}, {n: p for n, p in labels.items() if p.is_file()}
-    folders = [(spec.img_dir, "image"), (spec.ann_dir, "depth map" if spec.depth else "label")]
-    folders += [(spec.img_dir2, "second image")] if spec.img_dir2 is not None else []
-    missing = [(f, w) for f, w in folders if not f.is_dir()]
-    for folder, what in missing:
+@dataclass
+class Collected:
+    """A split's existing images and labels under shared keys, and the images whose label is missing."""
+
+    images: dict[str, Path]
+    labels: dict[str, Path]
+    unlabelled: list[Path]
+
+
+def _collect(spec: SplitSpec, report: Report) -> Collected | None:
+    """The split's files, after reporting missing folders, listed files and companion images."""
+    missing = [(what, folder) for what, folder in spec.folders.values() if not folder.is_dir()]
+    for what, folder in missing:
         report.errors.append(f"[{spec.name}] {what} folder '{folder}' does not exist")
     if missing:
         return None
-    images = _files(spec.img_dir, spec.img_suffix, IMAGE_SUFFIXES)
-    labels = _files(spec.ann_dir, spec.seg_map_suffix, IMAGE_SUFFIXES)
-    if spec.names is not None:
-        missing = [spec.img_dir / f"{n}{spec.img_suffix}" for n in spec.names if n not in images]
-        if missing:
+    if spec.samples is None:
+        images = _files(spec.img_dir, spec.img_suffix, IMAGE_SUFFIXES)
+        labels = _files(spec.ann_dir, spec.seg_map_suffix, IMAGE_SUFFIXES)
+        return Collected(images, labels, [images[k] for k in images if k not in labels])
+    return _collect_listed(spec, report)
+
+
+def _collect_listed(spec: SplitSpec, report: Report) -> Collected:
+    samples = {s.img_path: s for s in spec.samples or []}
+    images = {k: Path(k) for k in samples}
+    expected = {k: Path(s.label_path) for k, s in samples.items() if s.label_path is not None}
+    if spec.listed == "files":
+        absent = [p for p in [*images.values(), *expected.values()] if not p.is_file()]
+        if absent:
             report.errors.append(
-                f"[{spec.name}] {len(missing)} image(s) listed in ann_file do not exist: {_listing(missing)}"
+                f"[{spec.name}] {len(absent)} file(s) listed in ann_file do not exist: {_listing(absent)}"
             )
-        images = {n: images[n] for n in spec.names if n in images}
-        labels = {n: labels[n] for n in spec.names if n in labels}
-    if spec.img_dir2 is not None:
-        seconds = _files(spec.img_dir2, None, IMAGE_SUFFIXES)
-        alone = [images[k] for k in images if k not in seconds]
+    elif spec.listed == "names":
+        absent = [p for p in images.values() if not p.is_file()]
+        if absent:
+            report.errors.append(
+                f"[{spec.name}] {len(absent)} image(s) listed in ann_file do not exist: {_listing(absent)}"
+            )
+    images = {k: p for k, p in images.items() if p.is_file()}
+    labels = {k: p for k, p in expected.items() if p.is_file()}
+    if spec.listed is None and spec.ann_dir is not None:  # a scanned folder: its other label files are orphans
+        wanted = set(expected.values())
+        for path in _files(spec.ann_dir, spec.seg_map_suffix, IMAGE_SUFFIXES).values():
+            if path not in wanted:
+                labels[f"\0{path}"] = path
+    for key, (what, folder) in spec.folders.items():
+        alone = [images[k] for k in images if key in samples[k].extra and not Path(samples[k].extra[key]).is_file()]
         if alone:
             report.errors.append(
-                f"[{spec.name}] {len(alone)} image(s) without a second image in '{spec.img_dir2}': {_listing(alone)}"
+                f"[{spec.name}] {len(alone)} image(s) without a {what} in '{folder}': {_listing(alone)}"
             )
-    return images, labels
+    return Collected(images, labels, [images[k] for k in images if k in expected and k not in labels])
 
 
 def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, report: Report) -> np.ndarray:
@@ -157,14 +176,13 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
     collected = _collect(spec, report)
     if collected is None:
         return histogram
-    images, labels = collected
-    what = "depth maps" if spec.depth else "labels"
+    images, labels, unlabelled = collected.images, collected.labels, collected.unlabelled
+    what = f"{spec.label_kind}s"
     report.lines.append(f"[{spec.name}] {spec.img_dir} <-> {spec.ann_dir}: {len(images)} images, {len(labels)} {what}")
     if not images:
         report.errors.append(f"[{spec.name}] {missing_images_error(spec.img_dir, spec.img_suffix)}")
     elif spec.img_suffix is None and (found := found_suffixes_line(images, labels)):
         report.lines.append(f"[{spec.name}] {found}")
-    unlabelled = [images[k] for k in images if k not in labels] if labels or spec.pairs is None else []
     orphans = [labels[k] for k in labels if k not in images] if images else []  # no images: the suffix error says why
     if unlabelled:
         report.errors.append(f"[{spec.name}] {len(unlabelled)} image(s) without a {what[:-1]}: {_listing(unlabelled)}")
@@ -199,8 +217,8 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
             report.errors.append(
                 f"[{spec.name}] size mismatch: " + size_mismatch(img_path, img_hw, label_path, label.shape, False)
             )
-        if spec.depth:
-            continue  # distances, not classes
+        if not spec.holds_classes:
+            continue  # e.g. distances: pairing and sizes are checked, not values
         raw_values.update(int(v) for v in np.unique(label.clip(0, 255)))
         if spec.reduce_zero_label:
             label = reduce_zero(label.clip(0, 255).astype(np.uint8))
@@ -210,7 +228,7 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
             files_with_value[int(value)].append(label_path)
     for problem, paths in problems.items():
         report.errors.append(f"[{spec.name}] {len(paths)} {problem}: {_listing(paths)}")
-    if not spec.depth:
+    if spec.holds_classes:
         _check_values(spec, histogram, raw_values, files_with_value, num_classes, ignore_index, report)
     return histogram
 
@@ -234,14 +252,8 @@ def _check_values(spec, histogram, raw_values, files_with_value, num_classes, ig
             f"[{name}] these look like Cityscapes label ids (0..33), not train ids (0..18): use the "
             "*_gtFine_labelTrainIds.png files made by cityscapesscripts' createTrainIdLabelImgs"
         )
-    binary_255 = ignore_index in raw_values and raw_values <= {0, ignore_index} and num_classes >= 2
-    if binary_255 and spec.dataset_type in VESSEL_DATASETS:
-        report.errors.append(
-            f"[{name}] {spec.dataset_type} labels must store vessel as 1 and background as 0 (MMSegmentation's "
-            f"converter writes mask // 128), but these hold 0/{ignore_index}, so every vessel pixel is ignored: "
-            f"convert the download with 'seglab prepare {VESSEL_DATASETS[spec.dataset_type]}' or save label // 255"
-        )
-    elif hint := all_ignore_hint(raw_values, spec.reduce_zero_label, ignore_index, num_classes):
+    own_hint = spec.values_hint(raw_values, ignore_index, num_classes) if spec.values_hint else None
+    if hint := own_hint or all_ignore_hint(raw_values, spec.reduce_zero_label, ignore_index, num_classes):
         report.errors.append(f"[{name}] {hint}")
     elif values and num_classes > 1 and 0 in values and not [v for v in values if 0 < v < num_classes]:
         report.warnings.append(f"[{name}] every labelled pixel is class 0")
@@ -275,21 +287,41 @@ def splits_from_folder(root: Path) -> list[SplitSpec]:
     if not img_root.is_dir() or not ann_root.is_dir():
         raise DatasetError(f"'{root}' has no img_dir/ and ann_dir/ folders; pass the dataset root or a config")
     split_names = sorted(p.name for p in img_root.iterdir() if p.is_dir())
-    if not split_names:
-        return [SplitSpec("all", img_root, ann_root)]
-    return [SplitSpec(s, img_root / s, ann_root / s) for s in split_names]
+    folders = (
+        [("all", img_root, ann_root)] if not split_names else [(s, img_root / s, ann_root / s) for s in split_names]
+    )
+    return [
+        SplitSpec(name, img, ann, folders={"img_path": ("image", img), "seg_map_path": ("label", ann)})
+        for name, img, ann in folders
+    ]
 
 
-def _decathlon_pairs(name: str, ann_file: Path, root: Path, test_mode: bool) -> dict:
+def _layout_spec(name: str, dataset: dict, where: str) -> SplitSpec:
+    """The split one dataset config reads, as its dataset lists it: built without pipeline and unloaded."""
+    built = DATASETS.build({"type": "BaseSegDataset", **dataset, "pipeline": [], "lazy_init": True})
+    reduce_zero_label = applied_reduce_zero_label(built.reduce_zero_label, dataset.get("pipeline"), where)
+    if built.ann_file and not Path(built.ann_file).is_file():
+        raise DatasetError(
+            f"[{name}] ann_file '{Path(built.ann_file)}' does not exist; set ann_file='' to scan the image folder"
+        )
     try:
-        listing = json.loads(ann_file.read_text())[("test" if test_mode else "training")]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise DatasetError(f"[{name}] cannot read the file list of Decathlon's '{ann_file}' ({err})") from None
-    pairs = {}
-    for entry in listing:
-        image, label = (entry.get("image"), entry.get("label")) if isinstance(entry, dict) else (entry, None)
-        pairs[image] = (root / image.removeprefix("./"), root / label.removeprefix("./") if label else None)
-    return pairs
+        samples = built.list_samples()
+    except DatasetError as err:
+        raise DatasetError(f"[{name}] {err}") from None
+    return SplitSpec(
+        name,
+        Path(built.img_dir),
+        Path(built.label_dir) if built.label_dir is not None else None,
+        built.img_suffix,
+        built.seg_map_suffix,
+        reduce_zero_label,  # as the pipeline's LoadAnnotations applies it
+        samples=samples,
+        listed=built.ANN_FILE_LISTS if built.ann_file else None,
+        folders={key: (what, Path(folder)) for key, (what, folder) in built.sample_folders().items()},
+        label_kind=built.LABEL_KIND,
+        label_values=built.LABEL_VALUES,
+        values_hint=built.label_values_hint,
+    )
 
 
 def _split_specs(name: str, dataset: dict, where: str) -> list[SplitSpec]:
@@ -302,37 +334,13 @@ def _split_specs(name: str, dataset: dict, where: str) -> list[SplitSpec]:
         ]
     if dataset.get("type") in WRAPPERS:
         return _split_specs(name, dataset.get("dataset") or {}, f"{where}.dataset")
-    merged, cls = dataset_defaults(dataset)
-    reduce_zero_label = applied_reduce_zero_label(merged.get("reduce_zero_label"), merged.get("pipeline"), where)
-    root = Path(merged.get("data_root") or "")
-    prefix = merged.get("data_prefix") or {}
-    depth = "depth_map_path" in prefix
-    spec = SplitSpec(
-        name,
-        root / prefix.get("img_path", ""),
-        root / (prefix.get("depth_map_path") if depth else prefix.get("seg_map_path", "")),
-        merged.get("img_suffix", ".jpg"),
-        merged.get("depth_map_suffix" if depth else "seg_map_suffix", ".png"),
-        reduce_zero_label,  # as the pipeline's LoadAnnotations applies it
-        dataset_type=cls.__name__,
-        img_dir2=root / prefix["img_path2"] if "img_path2" in prefix else None,
-        depth=depth,
-    )
-    if merged.get("ann_file"):
-        ann_file = root / merged["ann_file"]
-        if not ann_file.is_file():
-            raise DatasetError(
-                f"[{name}] ann_file '{ann_file}' does not exist; set ann_file='' to scan the image folder"
-            )
-        if cls.__name__ == "DecathlonDataset":
-            spec.pairs = _decathlon_pairs(name, ann_file, root, bool(merged.get("test_mode")))
-        else:
-            spec.names = [line.strip() for line in ann_file.read_text().splitlines() if line.strip()]
-    return [spec]
+    return [_layout_spec(name, dataset, where)]
 
 
-def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tuple | None]:
-    """The dataset folders a config trains and validates on, with its class count and ignore index."""
+def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], tuple | None]:
+    """The dataset splits a config trains, validates and tests on, with the class names it gives.
+
+    The model's ``num_classes`` and ``ignore_index`` are the caller's to find (the CLI asks the model)."""
     specs, seen = [], set()
     classes = None
     for loader_key in ("train_dataloader", "val_dataloader", "test_dataloader"):
@@ -340,7 +348,7 @@ def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tup
         if not isinstance(dataset, dict):
             continue
         for spec in _split_specs(loader_key.replace("_dataloader", ""), dataset, f"{loader_key}.dataset"):
-            key = (spec.img_dir, spec.ann_dir, tuple(spec.names or ()), tuple(spec.pairs or ()))
+            key = (spec.img_dir, spec.ann_dir, tuple(s.img_path for s in spec.samples or ()))
             if key not in seen:
                 seen.add(key)
                 specs.append(spec)
@@ -350,25 +358,7 @@ def splits_from_config(cfg: dict) -> tuple[list[SplitSpec], int | None, int, tup
         merged, cls = dataset_defaults(first)
         metainfo = merged.get("metainfo") or {}
         classes = classes or metainfo.get("classes") or getattr(cls, "METAINFO", {}).get("classes")
-    num_classes, ignore_index = _class_facts(cfg.get("model"))
-    return specs, num_classes, ignore_index, tuple(classes) if classes else None
-
-
-def _class_facts(model_cfg: dict | None) -> tuple[int | None, int]:
-    """(num_classes, ignore_index), asked of the model; a config too partial to build (check-data runs
-    before a model is complete) falls back to its main head's keys."""
-    if not model_cfg:
-        return None, 255
-    from seglab.errors import SeglabError
-    from seglab.models.builder import build_on_meta
-
-    try:
-        model = build_on_meta(model_cfg)
-        return model.num_classes, model.ignore_index
-    except SeglabError:
-        head = model_cfg.get("decode_head") or {}
-        head = head[-1] if isinstance(head, list) and head else head
-        return head.get("num_classes"), head.get("ignore_index", 255)
+    return specs, tuple(classes) if classes else None
 
 
 def check_dataset(
@@ -378,8 +368,9 @@ def check_dataset(
     total = np.zeros(256, np.int64)
     for spec in specs:
         total += check_split(spec, num_classes, ignore_index, report)
-    if specs and all(spec.depth for spec in specs):  # NYU's classes are scene categories, not what the model predicts
-        report.lines.append("depth maps hold distances: their values are not checked against classes")
+    if specs and not any(spec.holds_classes for spec in specs):  # e.g. NYU's classes are scene categories
+        kind, values = specs[0].label_kind, specs[0].label_values
+        report.lines.append(f"{kind}s hold {values}: their values are not checked against classes")
         return report
     if classes and num_classes and len(classes) != num_classes:
         report.errors.append(

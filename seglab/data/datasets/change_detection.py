@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from seglab.data.datasets.base import BaseSegDataset
+from seglab.data.datasets.base import BaseSegDataset, SampleFiles
 from seglab.errors import DatasetError
 from seglab.registry import DATASETS
 
@@ -48,30 +48,47 @@ class BaseCDDataset(BaseSegDataset):
         )
 
     def sample_names(self) -> list[str]:
+        """Names relative to the image folder; scanned ones keep their extension (``x.jpg``)."""
         if self.ann_file and Path(self.ann_file).is_file():
             return [line.strip() for line in Path(self.ann_file).read_text().splitlines() if line.strip()]
         img_dir = Path(self.img_dir)
         if not img_dir.is_dir():
-            raise DatasetError(f"image folder '{img_dir}' does not exist; check data_root and data_prefix.img_path")
-        names = sorted(str(p.relative_to(img_dir)) for p in img_dir.rglob(f"*{self.img_suffix}") if p.is_file())
-        if not names:
-            raise DatasetError(f"no '*{self.img_suffix}' images under '{img_dir}'; set img_suffix to match your files")
-        return names
+            return []
+        return sorted(str(p.relative_to(img_dir)) for p in img_dir.rglob(f"*{self.img_suffix}") if p.is_file())
 
-    def data_info(self, name: str) -> dict:
+    def reads_ann_file(self) -> bool:
+        return bool(self.ann_file) and Path(self.ann_file).is_file()
+
+    def no_samples_error(self) -> DatasetError:
+        img_dir = Path(self.img_dir)
+        if not img_dir.is_dir():
+            return DatasetError(f"image folder '{img_dir}' does not exist; check data_root and data_prefix.img_path")
+        return DatasetError(f"no '*{self.img_suffix}' images under '{img_dir}'; set img_suffix to match your files")
+
+    def sample_folders(self) -> dict[str, tuple[str, str]]:
+        return {**super().sample_folders(), "img_path2": ("second image", self.data_prefix["img_path2"])}
+
+    def sample_files(self, name: str) -> SampleFiles:
         suffix, suffix2 = self.img_suffix, self.img_suffix2
         if "." in Path(name).name:  # the name carries its extension: both images use it
             stem, ext = name[: -len(Path(name).suffix)], Path(name).suffix
             name, suffix, suffix2 = stem, ext, ext
-        img_path = str(Path(self.img_dir) / f"{name}{suffix}")
-        img_path2 = str(Path(self.data_prefix["img_path2"]) / f"{name}{suffix2}")
+        return SampleFiles(
+            img_path=str(Path(self.img_dir) / f"{name}{suffix}"),
+            label_path=str(Path(self.label_dir) / f"{name}{self.seg_map_suffix}") if self.label_dir else None,
+            extra={"img_path2": str(Path(self.data_prefix["img_path2"]) / f"{name}{suffix2}")},
+        )
+
+    def sample_info(self, sample: SampleFiles) -> dict:
+        img_path2 = sample.extra["img_path2"]
         if not Path(img_path2).is_file():
             raise DatasetError(
-                f"image '{img_path}' has no second image: expected '{img_path2}' (data_prefix.img_path2, img_suffix2)"
+                f"image '{sample.img_path}' has no second image: expected '{img_path2}' "
+                "(data_prefix.img_path2, img_suffix2)"
             )
-        info = dict(img_path=img_path, img_path2=img_path2)
-        if self.ann_dir:
-            info["seg_map_path"] = self.existing_label(img_path, self.ann_dir, name, self.seg_map_suffix)
+        info = dict(img_path=sample.img_path, img_path2=img_path2)
+        if sample.label_path is not None:
+            info["seg_map_path"] = self.existing_label(sample)
         info.update(label_map=self.label_map, reduce_zero_label=self.reduce_zero_label, seg_fields=[])
         return info
 

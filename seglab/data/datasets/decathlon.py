@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from seglab.data.datasets.base import BaseSegDataset, make_palette
+from seglab.data.datasets.base import BaseSegDataset, SampleFiles, make_palette
 from seglab.errors import DatasetError
 from seglab.registry import DATASETS
 
@@ -20,21 +20,37 @@ class DecathlonDataset(BaseSegDataset):
     MMSegmentation 1.2.2, a dataset without a palette gets one drawn from a fixed seed, and ``test``
     entries keep their first two characters (MMSegmentation cuts them off the joined path)."""
 
+    ANN_FILE_LISTS = "files"  # dataset.json names each image and label file
+
     def load_data_list(self) -> list[dict]:
-        annotations = self._read_json()
-        key = "test" if self.test_mode else "training"
-        if not isinstance(annotations.get(key), list):
-            raise DatasetError(f"ann_file '{self.ann_file}' has no '{key}' list (test_mode={self.test_mode})")
-        data_list = []
-        for entry in annotations[key]:
-            if isinstance(entry, dict):
-                info = dict(img_path=self._path(entry["image"]), seg_map_path=self._path(entry["label"]))
-            else:
-                info = dict(img_path=self._path(entry))
-            info.update(label_map=self.label_map, reduce_zero_label=self.reduce_zero_label, seg_fields=[])
-            data_list.append(info)
-        self._adopt_metainfo(annotations)
+        data_list = [self.sample_info(sample) for sample in self.list_samples()]
+        self._adopt_metainfo(self._read_json())
         return data_list
+
+    def list_samples(self) -> list[SampleFiles]:
+        """The pairs of dataset.json's ``training`` list, or the images of its ``test`` list in test mode."""
+        key = "test" if self.test_mode else "training"
+        entries = self._read_json().get(key)
+        if not isinstance(entries, list):
+            raise DatasetError(f"ann_file '{self.ann_file}' has no '{key}' list (test_mode={self.test_mode})")
+        samples = []
+        for entry in entries:
+            if isinstance(entry, dict):
+                label = entry.get("label")
+                samples.append(SampleFiles(self._path(entry["image"]), self._path(label) if label else None))
+            else:
+                samples.append(SampleFiles(self._path(entry)))
+        return samples
+
+    def sample_folders(self) -> dict[str, tuple[str, str]]:
+        return {}  # no folder is scanned: dataset.json names every file
+
+    def sample_info(self, sample: SampleFiles) -> dict:
+        info = dict(img_path=sample.img_path)
+        if sample.label_path is not None:
+            info["seg_map_path"] = sample.label_path  # as MMSegmentation, not checked here: the label loader names it
+        info.update(label_map=self.label_map, reduce_zero_label=self.reduce_zero_label, seg_fields=[])
+        return info
 
     def _read_json(self) -> dict:
         path = Path(self.ann_file) if self.ann_file else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from seglab.data.datasets.base import BaseSegDataset
+from seglab.data.datasets.base import BaseSegDataset, SampleFiles
 from seglab.registry import DATASETS
 
 # The 27 scene categories a file name starts with (kitchen_0028a_00045.jpg -> 'kitchen'); no palette:
@@ -26,6 +26,9 @@ class NYUDataset(BaseSegDataset):
     """images/train/NAME.jpg with annotations/train/NAME.png depth maps (made by MMSegmentation's converter)."""
 
     METAINFO = dict(classes=NYU_CLASSES)
+    LABEL_KEY = "depth_map_path"
+    LABEL_KIND = "depth map"
+    LABEL_VALUES = "distances"
     DEFAULT_DATA_PREFIX = dict(img_path="images", depth_map_path="annotations")
 
     def __init__(
@@ -47,12 +50,13 @@ class NYUDataset(BaseSegDataset):
         classes = self.metainfo["classes"] or ()
         return classes.index(category) if category in classes else -1
 
-    def data_info(self, name: str) -> dict:
-        info: dict = dict(img_path=str(Path(self.img_dir) / f"{name}{self.img_suffix}"))
-        depth_dir = self.data_prefix["depth_map_path"]
-        if depth_dir is not None:
-            info["depth_map_path"] = self.existing_label(
-                info["img_path"], depth_dir, name, self.seg_map_suffix, what="depth map"
-            )
-        info.update(seg_fields=[], category_id=self.category_id(name))
+    @property
+    def label_dir(self) -> str | None:
+        return self.data_prefix["depth_map_path"]  # None: images only (no depth_map_path given)
+
+    def sample_info(self, sample: SampleFiles) -> dict:
+        info: dict = dict(img_path=sample.img_path)
+        if sample.label_path is not None:
+            info["depth_map_path"] = self.existing_label(sample)
+        info.update(seg_fields=[], category_id=self.category_id(Path(sample.img_path).name[: -len(self.img_suffix)]))
         return info

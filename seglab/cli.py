@@ -231,6 +231,14 @@ def cmd_zoo(args: argparse.Namespace) -> int:
 
     from seglab import zoo
 
+    if getattr(args, "pretrained", None):
+        try:
+            for name, where in zoo.download_pretrained(args.pretrained):
+                print(f"{name}: {where}")
+        except zoo.DownloadError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        return 0
     if args.download:
         try:
             path, fresh = zoo.download(args.download)

@@ -226,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.add_argument("--all", action="store_true", help="also list MMSegmentation configs seglab does not ship")
     zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     zoo.add_argument("--download", metavar="CONFIG", help="put CONFIG's published checkpoint in the torch hub cache")
+    zoo.add_argument(
+        "--pretrained",
+        metavar="CONFIG",
+        help="fetch every pre-trained backbone checkpoint CONFIG names (local copy, the Hub, then the original URL)",
+    )
 
     return parser
 

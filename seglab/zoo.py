@@ -304,3 +304,20 @@ def download(name: str, progress: bool = True) -> tuple[Path, bool]:
     checked on download and when the file is already cached, and a download is renamed into the cache only
     once checked. ``DownloadError`` (the CLI exits 1) says what failed and where to put the file by hand."""
     return downloads.cached_download(checkpoint_url(name), progress=progress, transfer=_fetch_url)
+
+
+def download_pretrained(config: str | Path) -> list[tuple[str, Path]]:
+    """Fetch every pre-trained checkpoint ``config`` (a file or a shipped name) names into the caches, from a
+    local copy, the Hub, then the original URL; returns (source, local path) pairs, in the config's order."""
+    from seglab.config import Config
+    from seglab.fileio.checkpoint import fetch
+    from seglab.models.builder import build_on_meta
+    from seglab.models.weight_init import pretrained_cfgs
+
+    cfg = Config.fromfile(str(config_source(config)))
+    names: list[str] = []
+    for module in build_on_meta(cfg.model).modules():
+        for init_cfg in pretrained_cfgs(getattr(module, "init_cfg", None)):
+            if init_cfg.get("checkpoint") and str(init_cfg["checkpoint"]) not in names:
+                names.append(str(init_cfg["checkpoint"]))
+    return [(name, fetch(name)) for name in names]

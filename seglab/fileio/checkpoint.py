@@ -23,8 +23,17 @@ from torch import nn
 
 from seglab.errors import CheckpointError
 from seglab.fileio.download import DownloadError, cached_download
+from seglab.fileio.pretrained import fetch_pretrained, from_hub_cache, read_safetensors
 from seglab.fileio.safe_pickle import not_a_checkpoint, safe_load
-from seglab.fileio.sources import TORCHVISION_URLS, hub_cache_path, is_url, named_url, release_url
+from seglab.fileio.sources import (
+    TORCHVISION_URLS,
+    PretrainedSource,
+    hub_cache_path,
+    is_url,
+    known,
+    named_url,
+    release_url,
+)
 
 __all__ = ["TORCHVISION_URLS", "hub_cache_path", "named_url", "not_a_checkpoint", "release_url", "safe_load"]
 logger = logging.getLogger("seglab")
@@ -57,20 +66,47 @@ def extract_state_dict(obj: Any, source: str | Path = "") -> dict[str, torch.Ten
 # ----------------------------------------------------------------------------- locating files
 def read_pretrained(source: str) -> dict[str, torch.Tensor]:
     """The tensors of a pre-trained checkpoint; for ``mmcls://`` only its ``backbone.*`` ones, prefix
-    stripped, as MMEngine reads such a classification model."""
+    stripped, as MMEngine reads such a classification model. A file that came from the Hub is converted
+    from its layout (timm, transformers) into MMSegmentation's keys by its family's converter."""
     try:
         path = fetch(source)
     except DownloadError as err:
         raise DownloadError(f"{err}, {FROM_SCRATCH}") from None
+    registered = known(source)
+    if registered is not None and registered.hub is not None and from_hub_cache(path, registered):
+        return convert_hub_state(registered, read_state(path, source))
     state = extract_state_dict(safe_load(path), source)
     if source.startswith("mmcls://"):
         state = {k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")}
     return state
 
 
+def read_state(path: Path, source: str | Path = "") -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file: safetensors read as plain data, anything else through safe_load."""
+    if path.suffix == ".safetensors":
+        return read_safetensors(path)
+    return extract_state_dict(safe_load(path), source)
+
+
+def convert_hub_state(source: PretrainedSource, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` (a Hub file of ``source``) in MMSegmentation's keys; logs what was converted and dropped."""
+    converted = source.convert(state) if source.convert else state
+    kept = {id(value) for value in converted.values()}
+    dropped = sorted(key for key, value in state.items() if id(value) not in kept)
+    logger.info(
+        f"pre-trained '{source.name}' from the Hub ({source.hub.short}, {source.hub.layout} layout): converted "
+        f"{len(converted)} tensors; dropped {len(dropped)} the backbone has no place for: {', '.join(dropped[:10])}"
+    )
+    return converted
+
+
 def fetch(source: str) -> Path:
-    """A local path for ``source``: a file, a URL (downloaded to the torch.hub cache and checked there on
+    """A local path for ``source``: a file, a registered pre-trained checkpoint (a local copy, the Hub, then its
+    original URL: ``seglab.fileio.pretrained``), a URL (downloaded to the torch.hub cache and checked there on
     every use) or a named checkpoint (``open-mmlab://NAME``, ``torchvision://NAME``, ``mmcls://NAME``)."""
+    registered = known(source)
+    if registered is not None and not Path(str(source)).expanduser().is_file():
+        return fetch_pretrained(registered)
     source = named_url(source)
     if is_url(source):
         return cached_download(source)[0]

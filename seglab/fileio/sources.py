@@ -1,5 +1,6 @@
-"""Where checkpoints come from: the URLs behind ``open-mmlab://``/``torchvision://``/``mmcls://`` names,
-the URL of a published MMSegmentation checkpoint, the OpenMMLab mirror, and where torch.hub caches a URL.
+"""Where checkpoints come from: the registry of pre-trained sources (each backbone family registers its own,
+beside the backbone, in ``*_weights.py``), the URLs behind ``open-mmlab://``/``torchvision://``/``mmcls://``
+names, the URL of a published MMSegmentation checkpoint, the OpenMMLab mirror, and torch.hub's cache path.
 
 ``SEGLAB_OPENMMLAB_MIRROR`` (a base URL) replaces ``https://download.openmmlab.com`` in every URL seglab
 derives or is given: OpenMMLab's server has been down since mid-2026 and users serve copies of its files.
@@ -10,42 +11,78 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from seglab.errors import CheckpointError
+from seglab.fileio.hub import HubFile
 
 OPENMMLAB = "https://download.openmmlab.com"
 MIRROR_ENV = "SEGLAB_OPENMMLAB_MIRROR"
 URL_SCHEMES = ("http://", "https://", "file://")
 THIRD_PARTY = f"{OPENMMLAB}/pretrain/third_party"
-OPEN_MMLAB_URLS = {  # the names shipped configs use, with MMEngine's URLs for them
-    "resnet18_v1c": f"{THIRD_PARTY}/resnet18_v1c-b5776b93.pth",
-    "resnet50_v1c": f"{THIRD_PARTY}/resnet50_v1c-2cccc1ad.pth",
-    "resnet101_v1c": f"{THIRD_PARTY}/resnet101_v1c-e67eebb6.pth",
-    "resnest50": f"{THIRD_PARTY}/resnest50_d2-7497a55b.pth",
-    "resnest101": f"{THIRD_PARTY}/resnest101_d2-f3b931b2.pth",
-    "resnest200": f"{THIRD_PARTY}/resnest200_d2-ca88e41f.pth",
-    "resnext50_32x4d": f"{THIRD_PARTY}/resnext50-32x4d-0ab1a123.pth",
-    "resnext101_32x4d": f"{THIRD_PARTY}/resnext101_32x4d-a5af3160.pth",
-    "resnext101_64x4d": f"{THIRD_PARTY}/resnext101_64x4d-ee2c6f71.pth",
-    "msra/hrnetv2_w18_small": f"{THIRD_PARTY}/hrnetv2_w18_small-b5a04e21.pth",
-    "msra/hrnetv2_w18": f"{THIRD_PARTY}/hrnetv2_w18-00eb2006.pth",
-    "msra/hrnetv2_w48": f"{THIRD_PARTY}/hrnetv2_w48-d2186c55.pth",
-    "contrib/mobilenet_v3_large": f"{THIRD_PARTY}/mobilenet_v3_large-bc2c3fd3.pth",
-    "contrib/mobilenet_v3_small": f"{THIRD_PARTY}/mobilenet_v3_small-47085aa1.pth",
-}
-MMCLS_URLS = {  # mmcls://NAME: an MMClassification model; its backbone.* tensors are the backbone's weights
-    "mobilenet_v2": f"{OPENMMLAB}/mmclassification/v0/mobilenet_v2/"
-    "mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth",
-}
-TORCHVISION_URLS = {  # ImageNet weights of plain ResNets, named as torchvision's files
-    "resnet18": "https://download.pytorch.org/models/resnet18-5c106cde.pth",
-    "resnet34": "https://download.pytorch.org/models/resnet34-333f7ec4.pth",
-    "resnet50": "https://download.pytorch.org/models/resnet50-19c8e357.pth",
-    "resnet101": "https://download.pytorch.org/models/resnet101-5d3b4d8f.pth",
-    "resnet152": "https://download.pytorch.org/models/resnet152-b121ed2d.pth",
-}
+# name -> URL for open-mmlab://NAME, torchvision://NAME and mmcls://NAME (mmcls: its backbone.* tensors are the
+# backbone's weights). Filled by the backbone families' ``*_weights.py`` modules through ``register``.
+OPEN_MMLAB_URLS: dict[str, str] = {}
+MMCLS_URLS: dict[str, str] = {}
+TORCHVISION_URLS: dict[str, str] = {}
 SCHEMES = {"open-mmlab://": OPEN_MMLAB_URLS, "torchvision://": TORCHVISION_URLS, "mmcls://": MMCLS_URLS}
+KNOWN: dict[str, PretrainedSource] = {}  # the string a config names -> its sources, filled by ``register``
+_loader: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class PretrainedSource:
+    """Every place one pre-trained checkpoint a config names can come from: its original URL (hash prefix in
+    the name, checked) and, where one exists, a Hub file with ``convert`` turning the Hub layout into the
+    backbone's MMSegmentation-named keys (None: no converter yet, so the Hub file is listed but not used)."""
+
+    name: str
+    url: str
+    hub: HubFile | None = None
+    convert: Callable[[dict], dict] | None = field(default=None, compare=False)
+    family: str = ""
+
+    @property
+    def hub_usable(self) -> bool:
+        return self.hub is not None and (self.convert is not None or self.hub.layout == "original")
+
+    def original_url(self) -> str:
+        """The original URL as seglab resolves it now (the scheme tables may be overridden; mirrored)."""
+        return named_url(self.name) if self.name.startswith(tuple(SCHEMES)) else mirrored(self.url)
+
+
+def register(*entries: PretrainedSource, family: str = "") -> None:
+    """Make ``entries`` known by the string configs name (a backbone family's ``*_weights.py`` calls this)."""
+    for entry in entries:
+        entry = replace(entry, family=family) if family else entry
+        KNOWN[entry.name] = entry
+        for scheme, table in SCHEMES.items():
+            if entry.name.startswith(scheme):
+                table.setdefault(entry.name[len(scheme) :], entry.url)
+
+
+def set_loader(loader: Callable[[], None]) -> None:
+    """Install the function that imports every family's weight table (the models layer passes it in)."""
+    global _loader
+    _loader = loader
+
+
+def ensure_loaded() -> None:
+    """Run the installed loader once, so every family's sources are registered."""
+    global _loader
+    if _loader is not None:
+        loader, _loader = _loader, None
+        loader()
+
+
+def known(source: str) -> PretrainedSource | None:
+    """The registered sources of the checkpoint string ``source``, or None."""
+    ensure_loaded()
+    return KNOWN.get(str(source))
+
+
 MMSEG_RELEASE = f"{OPENMMLAB}/mmsegmentation/v0.5"
 _RELEASE_NAME = re.compile(r"^(?P<config>(?P<family>[a-z0-9]+)_.+?)_\d{8}_\d{6}-[0-9a-f]{8}\.pth$")
 _HASH_PREFIX = re.compile(r"-([0-9a-f]{8,64})\.[A-Za-z0-9.]+$")  # resnet50_v1c-2cccc1ad.pth -> 2cccc1ad
@@ -86,6 +123,8 @@ def is_url(source: str) -> bool:
 def named_url(source: str) -> str:
     """The URL behind ``open-mmlab://NAME``, ``torchvision://NAME`` or ``mmcls://NAME`` (mirrored); a URL
     given as such is mirrored too; anything else is returned as given."""
+    if source.startswith(tuple(SCHEMES)):
+        ensure_loaded()
     for scheme, table in SCHEMES.items():
         if source.startswith(scheme):
             name = source[len(scheme) :]

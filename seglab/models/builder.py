@@ -4,18 +4,33 @@ backbone pre-training applied when asked."""
 from __future__ import annotations
 
 import copy
+import importlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from seglab.errors import ConfigError
+from seglab.fileio import sources
 from seglab.fileio.checkpoint import apply_checkpoint, read_pretrained
 from seglab.models.weight_init import init_weights, pretrained_cfgs
 from seglab.registry import MODELS
 
 logger = logging.getLogger("seglab")
+
+
+def load_weight_tables() -> None:
+    """Import every family's ``*_weights.py`` (its pre-trained sources, registered with ``seglab.fileio``):
+    found by file name, so a new family adds a file and touches nothing here."""
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*_weights.py")):
+        module = ".".join(path.relative_to(root.parent.parent).with_suffix("").parts)
+        importlib.import_module(module)
+
+
+sources.set_loader(load_weight_tables)  # read when a pre-trained name is first looked up, not at import
 
 
 def build_model(cfg: dict, load_pretrained: bool = True) -> nn.Module:

@@ -54,6 +54,8 @@ def cache(tmp_path, monkeypatch, server) -> Path:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
     monkeypatch.setenv(sources.MIRROR_ENV, server[1])
+    monkeypatch.setenv("HF_ENDPOINT", server[1])  # the Hub, tried for registered names, is local too (404s)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
     return tmp_path / "torch_home" / "hub" / "checkpoints"
 
 
@@ -80,6 +82,7 @@ def pretrained_via(scheme: str, table: dict, name: str, key: str = "stem.0.weigh
     """A named source: the table entry points at a file name carrying ``right``'s hash."""
 
     def setup(monkeypatch, base: str, right: bytes) -> tuple[str, Callable[[], float]]:
+        sources.ensure_loaded()  # the families' tables fill on first lookup
         url = table[name].rsplit("-", 1)[0] + f"-{sha8(right)}.pth"
         if not url.startswith(sources.OPENMMLAB):  # torchvision: its own host, served locally too
             url = f"{base}/models/{sources.file_name(url)}"

@@ -128,6 +128,8 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
 
 def test_offline_pretrained_backbone_fails_with_cache_path_and_fix(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the Hub is tried before the original URL: keep it off the network
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
 
     def offline(*args, **kwargs):
         raise OSError("network unreachable")
@@ -149,7 +151,9 @@ def test_pretrained_backbone_loads_from_the_hub_cache(monkeypatch, tmp_path):
     cache.mkdir(parents=True)
     import hashlib  # a cached file must be the one its name's SHA-256 prefix names: publish the donor's
 
-    from seglab.fileio.sources import OPEN_MMLAB_URLS, THIRD_PARTY
+    from seglab.fileio.sources import OPEN_MMLAB_URLS, THIRD_PARTY, ensure_loaded
+
+    ensure_loaded()
 
     torch.save({"state_dict": donor.state_dict()}, cache / "donor.pth")
     name = f"resnet18_v1c-{hashlib.sha256((cache / 'donor.pth').read_bytes()).hexdigest()[:8]}.pth"

@@ -79,7 +79,7 @@ def fixed_grid_pools(model: nn.Module) -> list[str]:
 
 
 def blocking_op(err: BaseException, program=None) -> str:
-    """'op aten::X in decode_head.conv_seg (Conv2d) at seglab/models/heads/aspp.py:68': the ATen op an exporter
+    """'op aten::X in decode_head.conv_seg (Conv2d) at seglab/models/heads/deeplabv3.py:68': the ATen op an exporter
     error names, and where the exported program calls it."""
     chain, seen = [], err
     while seen is not None and len(chain) < 5:

@@ -19,7 +19,7 @@ import torch
 from seglab.cli import main
 from seglab.errors import ConfigError
 from seglab.models.builder import build_on_meta
-from seglab.models.heads.point import point_sample
+from seglab.models.layers.point_sample import point_sample
 from seglab.registry import MODELS
 
 from .zoo_parity import (

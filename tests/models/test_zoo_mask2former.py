@@ -19,7 +19,7 @@ from PIL import Image
 from seglab.cli import main
 from seglab.errors import ConfigError
 from seglab.models.builder import build_on_meta
-from seglab.models.heads.mask2former.deform_attn import multi_scale_deformable_attn
+from seglab.models.mask_classification.deformable_attention import multi_scale_deformable_attn
 from seglab.registry import MODELS
 
 from .zoo_parity import RECORDS, assert_tiny_model_learns, config_path, data_options, read_record, recorded_state
@@ -200,6 +200,22 @@ TINY_MASKFORMER_HEAD = dict(
     loss_dice=MASKFORMER["loss_dice"],
     train_cfg=dict(assigner=MASKFORMER["train_cfg"]["assigner"]),
 )
+
+
+def test_mmdet_loss_names_in_a_head_are_mmdetections_losses_while_the_registry_keeps_mmsegmentations():
+    """``mmdet.CrossEntropyLoss`` in these heads sums and divides by the matched-mask count (``avg_factor``);
+    the model registry's ``CrossEntropyLoss`` (a decode head's ``loss_decode``) stays MMSegmentation's."""
+    losses = MODELS.build(dict(TINY_MASKFORMER_HEAD)).stage_losses
+    assert [type(x).__name__ for x in (losses.loss_cls, losses.loss_mask, losses.loss_dice)] == [
+        "MatchedCrossEntropyLoss",
+        "MatchedFocalLoss",
+        "MatchedDiceLoss",
+    ]
+    two_uniform_rows = losses.loss_cls(torch.zeros(2, 4), torch.tensor([0, 1]), avg_factor=4.0)
+    assert two_uniform_rows.item() == pytest.approx(2 * np.log(4) / 4)
+    assert MODELS.get("CrossEntropyLoss").__module__ == "seglab.models.losses.cross_entropy"
+
+
 BACKBONE = "backbone=dict(stem_channels=8, base_channels=8, dilations=(1, 1, 1, 1), strides=(1, 2, 2, {}))"
 TINY_MASK2FORMER = f"""
 model = dict({BACKBONE.format(2)}, auxiliary_head=None, decode_head=dict(_delete_=True, **{TINY_HEAD!r}))

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from seglab.cli import main
 from seglab.errors import ConfigError
 from seglab.models.builder import build_on_meta
-from seglab.models.heads.enc import class_presence
+from seglab.models.heads.encnet import class_presence
 from seglab.models.layers.psa_mask import psa_mask
 from seglab.registry import MODELS
 

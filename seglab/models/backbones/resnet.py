@@ -138,6 +138,8 @@ class ResNet(nn.Module):
 
     # meaningful only with dcn, which fails with a clear message when set
     IGNORED_ARGS = {"stage_with_dcn": (False, False, False, False)}
+    # blocks per stage when a subclass brings its own depth table (ResNeSt-200 has no ResNet twin)
+    _stage_blocks: tuple[int, ...] = ()
 
     def __init__(
         self,
@@ -175,6 +177,7 @@ class ResNet(nn.Module):
         if style not in ("pytorch", "caffe"):
             raise ConfigError(f"ResNet style must be 'pytorch' or 'caffe', got '{style}'")
         block, stage_blocks = ARCH[depth]
+        stage_blocks = self._stage_blocks or stage_blocks
         _check_stages(num_stages, strides, dilations, out_indices, multi_grid, stage_blocks)
         self.depth = depth
         self.out_indices = tuple(out_indices)

@@ -64,12 +64,10 @@ class ResNeXtBottleneck(ResidualBlock):
 
 
 class GroupedStages:
-    """Mixin for ResNet subclasses with their own bottleneck: builds each stage with ``self._block(...)``
-    and the stage lengths of ``self._stage_blocks`` (ResNet's own table lacks depth 200), keeping
-    ResNet's shortcut (``avg_down``), dilation, ``contract_dilation`` and ``multi_grid`` rules."""
-
-    _stage_blocks: tuple[int, ...] = ()
-    res_layers: list[str]
+    """Mixin for ResNet subclasses with their own bottleneck: ResNet's stage builder (its shortcut,
+    ``avg_down``, dilation, ``contract_dilation`` and ``multi_grid`` rules) with ``self._block`` as the
+    block. ``_stage_blocks`` is the family's depth table, which ResNet uses for the stage lengths (it
+    lacks depth 200)."""
 
     def _block(self, inplanes, planes, stride, dilation, downsample, norm_cfg, with_cp, style) -> nn.Module:
         raise NotImplementedError
@@ -89,30 +87,26 @@ class GroupedStages:
         style,
         multi_grid=None,
     ) -> nn.Sequential:
-        num_blocks = self._stage_blocks[len(self.res_layers)]  # the stage ResNet.__init__ is building
-        downsample = None
-        out_channels = planes * 4
-        if stride != 1 or inplanes != out_channels:
-            parts: list[nn.Module] = []
-            if avg_down:
-                parts.append(nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False))
-            parts += [
-                nn.Conv2d(inplanes, out_channels, 1, stride=1 if avg_down else stride, bias=False),
-                build_norm(norm_cfg, out_channels)[1],
-            ]
-            downsample = nn.Sequential(*parts)
-        if multi_grid is not None:
-            dilations = list(multi_grid)
-        else:
-            dilations = [dilation] * num_blocks
-            if contract_dilation and dilation > 1:
-                dilations[0] = dilation // 2
-        blocks = [self._block(inplanes, planes, stride, dilations[0], downsample, norm_cfg, with_cp, style)]
-        blocks += [
-            self._block(out_channels, planes, 1, dilations[i], None, norm_cfg, with_cp, style)
-            for i in range(1, num_blocks)
-        ]
-        return nn.Sequential(*blocks)
+        """``ResNet._make_layer`` with this family's block in place of ResNet's ``block``."""
+
+        def family_block(inplanes, planes, stride, dilation, downsample, norm_cfg, with_cp) -> nn.Module:
+            return self._block(inplanes, planes, stride, dilation, downsample, norm_cfg, with_cp, style)
+
+        family_block.expansion = block.expansion
+        return ResNet._make_layer(
+            family_block,
+            inplanes,
+            planes,
+            num_blocks,
+            stride,
+            dilation,
+            avg_down,
+            contract_dilation,
+            norm_cfg,
+            with_cp,
+            style,
+            multi_grid,
+        )
 
 
 def check_depth(name: str, depth: int, table: dict) -> int:

@@ -1,4 +1,9 @@
-"""FCN head: a few convolutions then the classifier (also the usual auxiliary head)."""
+"""FCN head: a few convolutions then the classifier (also the usual auxiliary head).
+
+``BlockFCNHead`` is the FCN head with a context block between its two convs, the shape NLHead, DNLHead,
+GCHead and CCHead share: convs[0], the block, convs[1], the optional ``conv_cat`` with the input, the
+classifier; the FCN keys stay MMSegmentation's.
+"""
 
 from __future__ import annotations
 
@@ -92,3 +97,25 @@ class DepthwiseSeparableFCNHead(FCNHead):
         )
         if concat_input:
             self.conv_cat = separable(self.in_channels + self.channels)
+
+
+class BlockFCNHead(FCNHead):
+    """An FCN head with exactly two convs and ``apply_block`` between them."""
+
+    def __init__(self, **kwargs) -> None:
+        if "num_convs" in kwargs:
+            raise ConfigError(
+                f"{type(self).__name__} always has num_convs=2 (its block sits between the two convs); "
+                "remove num_convs from the head's config"
+            )
+        super().__init__(num_convs=2, **kwargs)
+
+    def apply_block(self, feats: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        x = self._transform_inputs(inputs)
+        feats = self.convs[1](self.apply_block(self.convs[0](x)))
+        if self.concat_input:
+            feats = self.conv_cat(torch.cat([x, feats], dim=1))
+        return self.cls_seg(feats)

@@ -8,7 +8,7 @@ from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models.heads.decode_head import BaseDecodeHead
-from seglab.models.heads.fpn import Upsample
+from seglab.models.heads.semantic_fpn import Upsample
 from seglab.models.layers import ConvModule, build_norm
 from seglab.registry import MODELS
 

@@ -1,4 +1,4 @@
-"""CCNet's criss-cross attention (MMCV's ``CrissCrossAttention``) and MMCV's ``Scale``, in plain PyTorch.
+"""CCNet's criss-cross attention (MMCV's ``CrissCrossAttention``) in plain PyTorch.
 
 Parameter names are MMCV's (``query_conv``, ``key_conv``, ``value_conv``, ``gamma.scale``), so CCNet
 checkpoints load as they are. Each position attends, in one softmax, to every position of its row and to the
@@ -11,16 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-class Scale(nn.Module):
-    """Multiplies its input by one learnable scalar ``scale`` (a 0-d parameter, as MMCV stores it)."""
-
-    def __init__(self, scale: float = 1.0) -> None:
-        super().__init__()
-        self.scale = nn.Parameter(torch.tensor(scale, dtype=torch.float))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale
+from seglab.models.layers.scale import Scale
 
 
 class CrissCrossAttention(nn.Module):

@@ -13,14 +13,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.heads.mask2former.assigner import HungarianAssigner
-from seglab.models.heads.mask2former.losses import CrossEntropyLoss, DiceLoss
-from seglab.models.heads.mask2former.parts import build_part, sub_dict
+from seglab.models.mask_classification.matched_losses import MatchedCrossEntropyLoss, MatchedDiceLoss
+from seglab.models.mask_classification.matching import HungarianAssigner
+from seglab.models.mask_classification.sub_configs import build_part, sub_dict
 from seglab.registry import MODELS
 
-from .losses import SANLosses
 from .recognition import RecWithAttnbias
 from .side_adapter import SideAdapterNetwork
+from .training_losses import SANLosses
 
 LOSS_NAMES = {"loss_cls_ce": "CrossEntropyLoss", "loss_mask_ce": "CrossEntropyLoss", "loss_mask_dice": "DiceLoss"}
 
@@ -35,7 +35,7 @@ def build_san_loss(cfg: dict, where: str):
         raise ConfigError(f"{where}: loss_mask_dice needs ignore_index=None (it scores point samples, not classes)")
     if name == "loss_cls_ce" and cfg.get("use_sigmoid"):
         raise ConfigError(f"{where}: loss_cls_ce must be a softmax CrossEntropyLoss (use_sigmoid=False)")
-    known = {"CrossEntropyLoss": CrossEntropyLoss, "DiceLoss": DiceLoss}
+    known = {"CrossEntropyLoss": MatchedCrossEntropyLoss, "DiceLoss": MatchedDiceLoss}
     return name, build_part(cfg, known, where)
 
 

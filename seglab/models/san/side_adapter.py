@@ -13,9 +13,9 @@ from torch import nn
 from seglab.errors import ConfigError
 from seglab.models.backbones.convnext import LayerNorm2d
 from seglab.models.backbones.vit import TransformerEncoderLayer
-from seglab.models.heads.mask2former.parts import caffe2_xavier_
 from seglab.models.layers.conv_module import ConvModule
 from seglab.models.layers.transformer import PatchEmbed
+from seglab.models.mask_classification.sub_configs import caffe2_xavier_
 from seglab.models.weight_init import INIT_TYPES
 
 PATCH_GRID_INPUT = 640  # MMSegmentation sizes the position embedding for a 640 x 640 input

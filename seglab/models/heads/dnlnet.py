@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seglab.models.heads.nl import BlockFCNHead
+from seglab.models.heads.fcn import BlockFCNHead
 from seglab.models.layers.non_local import NonLocal2d
 from seglab.registry import MODELS
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from seglab.models.heads.nl import BlockFCNHead
+from seglab.models.heads.fcn import BlockFCNHead
 from seglab.models.layers.context_block import ContextBlock
 from seglab.registry import MODELS
 

@@ -1,4 +1,5 @@
-"""Mask2Former's training losses: per stage, match queries to the image's classes and score the match.
+"""The training losses of mask classification: per stage, match queries to the image's classes and score
+the match (Mask2Former's, with ``MaskFormerStageLosses`` and SAN's ``SANLosses`` as variants).
 
 Ground truth is one binary mask per class present in ``gt_sem_seg`` (``ignore_index`` left out). The
 matching compares predictions at ``num_points`` random points; the mask and dice losses are computed at
@@ -11,8 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from seglab import dist
+from seglab.models.layers.point_sample import point_sample
 
-from .losses import point_sample, uncertain_point_coords
+from .uncertain_points import uncertain_point_coords
 
 
 def mean_over_ranks(count: int, like: torch.Tensor) -> float:

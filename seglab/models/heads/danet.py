@@ -14,7 +14,7 @@ from torch import nn
 
 from seglab.models.heads.decode_head import BaseDecodeHead
 from seglab.models.layers import ConvModule
-from seglab.models.layers.criss_cross import Scale
+from seglab.models.layers.scale import Scale
 from seglab.models.layers.self_attention import SelfAttentionBlock
 from seglab.registry import MODELS
 

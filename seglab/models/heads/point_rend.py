@@ -17,22 +17,12 @@ from torch import nn
 from seglab.errors import ConfigError
 from seglab.models.heads.decode_head import BaseCascadeDecodeHead, stack_labels
 from seglab.models.layers import build_activation
+from seglab.models.layers.point_sample import point_sample
 from seglab.models.losses.accuracy import accuracy
 from seglab.registry import MODELS
 
 TRAIN_KEYS = ("num_points", "oversample_ratio", "importance_sample_ratio")
 TEST_KEYS = ("subdivision_steps", "subdivision_num_points", "scale_factor")
-
-
-def point_sample(
-    input: torch.Tensor,  # noqa: A002 (MMCV's name)
-    points: torch.Tensor,
-    align_corners: bool = False,
-    mode: str = "bilinear",
-) -> torch.Tensor:
-    """(N, C, P) values of ``input`` (N, C, H, W) at ``points`` (N, P, 2) given as (x, y) in [0, 1]."""
-    grid = (points * 2.0 - 1.0).unsqueeze(2)  # grid_sample wants [-1, 1] and a (N, P, 1, 2) grid
-    return F.grid_sample(input, grid, mode=mode, align_corners=align_corners).squeeze(3)
 
 
 def calculate_uncertainty(seg_logits: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,6 @@ Parameter names are MMDetection's (``input_convs``, ``encoder.layers.i.self_attn
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -14,50 +13,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.layers import FFN, ConvModule, build_norm
+from seglab.models.layers import ConvModule
 
-from .deform_attn import MultiScaleDeformableAttention
-from .parts import build_part, sub_dict
-
-
-class SinePositionalEncoding(nn.Module):
-    """DETR's sine/cosine encoding of (y, x) positions: (B, 2 * num_feats, H, W), no parameters."""
-
-    IGNORED_ARGS = {"init_cfg": None}
-
-    def __init__(
-        self,
-        num_feats: int,
-        temperature: int = 10000,
-        normalize: bool = False,
-        scale: float = 2 * math.pi,
-        eps: float = 1e-6,
-        offset: float = 0.0,
-        init_cfg: dict | None = None,
-    ) -> None:
-        super().__init__()
-        self.num_feats, self.temperature, self.normalize = num_feats, temperature, normalize
-        self.scale, self.eps, self.offset = scale, eps, offset
-
-    def forward(self, batch: int, height: int, width: int, device: torch.device) -> torch.Tensor:
-        """The encoding of an unpadded (batch, height, width) map (MMDetection's all-False mask)."""
-        ones = torch.ones(batch, height, width, device=device)
-        y_embed, x_embed = ones.cumsum(1), ones.cumsum(2)
-        if self.normalize:
-            y_embed = (y_embed + self.offset) / (y_embed[:, -1:, :] + self.eps) * self.scale
-            x_embed = (x_embed + self.offset) / (x_embed[:, :, -1:] + self.eps) * self.scale
-        dim_t = torch.arange(self.num_feats, dtype=torch.float32, device=device)
-        dim_t = self.temperature ** (2 * (dim_t // 2) / self.num_feats)
-        pos_x, pos_y = x_embed[..., None] / dim_t, y_embed[..., None] / dim_t
-        pos_x = torch.stack((pos_x[..., 0::2].sin(), pos_x[..., 1::2].cos()), dim=4).view(batch, height, width, -1)
-        pos_y = torch.stack((pos_y[..., 0::2].sin(), pos_y[..., 1::2].cos()), dim=4).view(batch, height, width, -1)
-        return torch.cat((pos_y, pos_x), dim=3).permute(0, 3, 1, 2)
+from .deformable_attention import MultiScaleDeformableAttention
+from .detr_layers import DetrLayer
+from .positional_encoding import SinePositionalEncoding
+from .sub_configs import build_part, sub_dict
 
 
-class DeformableDetrTransformerEncoderLayer(nn.Module):
+class DeformableDetrTransformerEncoderLayer(DetrLayer):
     """Deformable self-attention over all levels' tokens, then the FFN, each followed by a LayerNorm."""
-
-    IGNORED_ARGS = {"init_cfg": None}
 
     def __init__(
         self,
@@ -66,24 +31,16 @@ class DeformableDetrTransformerEncoderLayer(nn.Module):
         norm_cfg: dict | None = dict(type="LN"),  # noqa: B006 (never mutated)
         init_cfg: dict | None = None,
     ) -> None:
-        super().__init__()
         attn = {"embed_dims": 256, "num_heads": 8, "dropout": 0.0, "batch_first": True, **(self_attn_cfg or {})}
         if not attn["batch_first"]:
             raise ConfigError("self_attn_cfg.batch_first must be True (MMDetection's DETR layers are batch-first)")
-        self.self_attn = build_part(
+        self_attn = build_part(
             attn,
             {"MultiScaleDeformableAttention": MultiScaleDeformableAttention},
             "encoder.layer_cfg.self_attn_cfg",
             default="MultiScaleDeformableAttention",
         )
-        self.embed_dims = self.self_attn.embed_dims
-        self.ffn = build_part(
-            ffn_cfg or dict(embed_dims=256, feedforward_channels=1024),
-            {"FFN": FFN},
-            "encoder.layer_cfg.ffn_cfg",
-            default="FFN",
-        )
-        self.norms = nn.ModuleList(build_norm(norm_cfg, self.embed_dims)[1] for _ in range(2))
+        super().__init__(self_attn, None, ffn_cfg, norm_cfg, "encoder.layer_cfg")
 
     def forward(self, query, query_pos, reference_points, spatial_shapes) -> torch.Tensor:
         query = self.self_attn(

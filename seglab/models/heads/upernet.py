@@ -9,7 +9,7 @@ from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models.heads.decode_head import BaseDecodeHead
-from seglab.models.heads.psp import check_pool_scales
+from seglab.models.heads.pspnet import check_pool_scales
 from seglab.models.layers import PPM, ConvModule, resize
 from seglab.registry import MODELS
 

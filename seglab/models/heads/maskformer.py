@@ -12,14 +12,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from seglab.models.mask_classification.base_head import MaskClassificationHead
+from seglab.models.mask_classification.detr_layers import DetrTransformerDecoder
+from seglab.models.mask_classification.fpn_pixel_decoders import PixelDecoder, TransformerEncoderPixelDecoder
+from seglab.models.mask_classification.positional_encoding import SinePositionalEncoding
+from seglab.models.mask_classification.stage_losses import MaskFormerStageLosses
+from seglab.models.mask_classification.sub_configs import build_part, caffe2_xavier_, sub_dict
 from seglab.registry import MODELS
-
-from .detr_layers import DetrTransformerDecoder
-from .fpn_pixel_decoder import PixelDecoder, TransformerEncoderPixelDecoder
-from .head import MaskClassificationHead
-from .parts import build_part, caffe2_xavier_, sub_dict
-from .pixel_decoder import SinePositionalEncoding
-from .targets import MaskFormerStageLosses
 
 CLS_LOSS = dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0, class_weight=[1.0] * 133 + [0.1])
 MASK_LOSS = dict(type="FocalLoss", use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=20.0)

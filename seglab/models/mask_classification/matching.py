@@ -9,7 +9,7 @@ from scipy.optimize import linear_sum_assignment
 
 from seglab.errors import ConfigError
 
-from .parts import build_part
+from .sub_configs import build_part
 
 
 class ClassificationCost:
@@ -104,4 +104,4 @@ class HungarianAssigner:
         )
 
 
-SAMPLERS = ("MaskPseudoSampler",)
+SAMPLERS = ("MaskPseudoSampler",)  # MMDetection's sampler keeps every match: nothing to build

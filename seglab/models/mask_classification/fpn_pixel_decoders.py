@@ -14,8 +14,8 @@ from seglab.errors import ConfigError
 from seglab.models.layers import ConvModule
 
 from .detr_layers import DetrTransformerEncoder
-from .parts import build_part, caffe2_xavier_, sub_dict
-from .pixel_decoder import SinePositionalEncoding
+from .positional_encoding import SinePositionalEncoding
+from .sub_configs import build_part, caffe2_xavier_, sub_dict
 
 
 class PixelDecoder(nn.Module):

@@ -1,8 +1,9 @@
-"""MMDetection's losses as Mask2Former configures them (``mmdet.CrossEntropyLoss``, ``mmdet.DiceLoss``),
-and the point sampling its mask losses are computed on.
+"""The losses of matched queries, as MMDetection defines them: what ``mmdet.CrossEntropyLoss``,
+``mmdet.DiceLoss`` and ``mmdet.FocalLoss`` mean in a mask-classification head's config.
 
-MMDetection's losses differ from MMSegmentation's of the same name (they take an ``avg_factor`` and
-divide the summed loss by it), so the head builds these, not the registry's."""
+They are not ``seglab.models.losses``' MMSegmentation losses of those names: they take an ``avg_factor``
+(the matched-mask count) and divide the summed loss by it, so they carry their own class names and live
+in the heads' own type table (``LOSSES``, keyed by MMDetection's names), not in the catalog."""
 
 from __future__ import annotations
 
@@ -14,29 +15,6 @@ from seglab.errors import ConfigError
 EPS = torch.finfo(torch.float32).eps
 
 
-def point_sample(inputs: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) at (N, P, 2) points in [0, 1] as (x, y) -> (N, C, P), bilinear, zero outside."""
-    out = F.grid_sample(inputs, 2.0 * points.unsqueeze(2) - 1.0, mode="bilinear", align_corners=False)
-    return out.squeeze(3)
-
-
-def uncertain_point_coords(mask_logits: torch.Tensor, num_points: int, oversample: float, importance: float):
-    """Points where the (N, 1, H, W) logits are least certain (|logit| smallest) among ``oversample`` x
-    random candidates, plus random points to fill ``num_points``. The torch.rand calls are MMDetection's,
-    in its order, so a seeded run draws the same points."""
-    n = mask_logits.shape[0]
-    num_sampled = int(num_points * oversample)
-    coords = torch.rand(n, num_sampled, 2, device=mask_logits.device)
-    uncertainty = -point_sample(mask_logits, coords).abs()
-    num_uncertain = int(importance * num_points)
-    idx = torch.topk(uncertainty[:, 0, :], k=num_uncertain, dim=1)[1]
-    idx = idx + num_sampled * torch.arange(n, dtype=torch.long, device=mask_logits.device)[:, None]
-    coords = coords.view(-1, 2)[idx.view(-1), :].view(n, num_uncertain, 2)
-    if num_points > num_uncertain:
-        coords = torch.cat((coords, torch.rand(n, num_points - num_uncertain, 2, device=mask_logits.device)), dim=1)
-    return coords
-
-
 def _check_reduction(reduction: str, where: str) -> None:
     if reduction != "mean":
         raise ConfigError(
@@ -44,7 +22,7 @@ def _check_reduction(reduction: str, where: str) -> None:
         )
 
 
-class CrossEntropyLoss:
+class MatchedCrossEntropyLoss:
     """MMDetection's CrossEntropyLoss: softmax over classes (``class_weight``, per-sample weights) or, with
     ``use_sigmoid``, binary cross-entropy on logits; the sum divided by ``avg_factor``, times ``loss_weight``."""
 
@@ -65,7 +43,9 @@ class CrossEntropyLoss:
         _check_reduction(reduction, "CrossEntropyLoss")
         self.use_sigmoid, self.class_weight, self.loss_weight = use_sigmoid, class_weight, loss_weight
 
-    def __call__(self, pred, target, avg_factor, weight=None) -> torch.Tensor:
+    def __call__(
+        self, pred: torch.Tensor, target: torch.Tensor, avg_factor: float, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if self.use_sigmoid:
             loss = F.binary_cross_entropy_with_logits(pred, target.float(), reduction="none")
         else:
@@ -76,7 +56,7 @@ class CrossEntropyLoss:
         return self.loss_weight * loss.sum() / (avg_factor + EPS)
 
 
-class DiceLoss:
+class MatchedDiceLoss:
     """MMDetection's DiceLoss on (N, P) mask logits (sigmoid with ``activate``): per mask 1 - dice, summed
     and divided by ``avg_factor``, times ``loss_weight``."""
 
@@ -94,7 +74,7 @@ class DiceLoss:
         _check_reduction(reduction, "DiceLoss")
         self.activate, self.naive_dice, self.loss_weight, self.eps = activate, naive_dice, loss_weight, eps
 
-    def __call__(self, pred, target, avg_factor) -> torch.Tensor:
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor, avg_factor: float) -> torch.Tensor:
         pred = (pred.sigmoid() if self.activate else pred).flatten(1)
         target = target.flatten(1).float()
         a = (pred * target).sum(1)
@@ -105,7 +85,7 @@ class DiceLoss:
         return self.loss_weight * (1 - dice).sum() / (avg_factor + EPS)
 
 
-class FocalLoss:
+class MatchedFocalLoss:
     """MMDetection's sigmoid FocalLoss as MaskFormer uses it on mask logits against binary targets."""
 
     def __init__(
@@ -124,7 +104,7 @@ class FocalLoss:
         _check_reduction(reduction, "FocalLoss")
         self.gamma, self.alpha, self.loss_weight = gamma, alpha, loss_weight
 
-    def __call__(self, pred, target, avg_factor) -> torch.Tensor:
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor, avg_factor: float) -> torch.Tensor:
         target = target.type_as(pred)
         prob = pred.sigmoid()
         pt = (1 - prob) * target + prob * (1 - target)
@@ -133,4 +113,5 @@ class FocalLoss:
         return self.loss_weight * loss.sum() / (avg_factor + EPS)
 
 
-LOSSES = {"CrossEntropyLoss": CrossEntropyLoss, "DiceLoss": DiceLoss, "FocalLoss": FocalLoss}
+# MMDetection's type names (``mmdet.`` prefix accepted) -> the classes above
+LOSSES = {"CrossEntropyLoss": MatchedCrossEntropyLoss, "DiceLoss": MatchedDiceLoss, "FocalLoss": MatchedFocalLoss}

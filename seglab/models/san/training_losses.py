@@ -1,5 +1,5 @@
 """SAN's training losses: Mask2Former's matching and point-sampled mask losses
-(``seglab.models.heads.mask2former``) with MMSegmentation's SAN conventions — the class loss is a plain
+(``seglab.models.mask_classification``) with MMSegmentation's SAN conventions — the class loss is a plain
 (class-weighted) mean over queries, the mask losses divide by the batch's ground-truth mask count, and
 deep-supervision losses are named ``d{layer index}.*``."""
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import torch
 
-from seglab.models.heads.mask2former.targets import StageLosses, mean_over_ranks, semantic_to_masks
+from seglab.models.mask_classification.stage_losses import StageLosses, mean_over_ranks, semantic_to_masks
 
 
 class SANLosses(StageLosses):

@@ -1,8 +1,10 @@
-"""Sub-configs of the mask-classification heads (pixel decoder, losses, assigner, match costs).
+"""How the mask-classification heads build their sub-configs (pixel decoder, transformer layers, losses,
+assigner, match costs) and initialise their convs.
 
-MMSegmentation's configs name these with MMDetection's scope (``type='mmdet.DiceLoss'``); the head
-builds them itself, so they are not model types of their own: a name outside ``known`` or a key the
-class does not take fails with a ConfigError naming the config key.
+MMSegmentation's configs name these parts with MMDetection's scope (``type='mmdet.DiceLoss'``); each head
+resolves them in its own small table of MMDetection's names (``known``), so ``mmdet.CrossEntropyLoss`` there
+is ``MatchedCrossEntropyLoss``, never the registry's MMSegmentation loss of that name. A name outside
+``known`` or a key the class does not take fails with a ConfigError naming the config key.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from seglab.registry import check_arguments, report_ignored
 
 
 def type_name(cfg: Mapping, where: str, default: str | None = None) -> str:
+    """``cfg['type']`` without an ``mmdet.``/``mmseg.`` scope prefix."""
     name = cfg.get("type", default)
     if not isinstance(name, str):
         raise ConfigError(f"{where} needs a 'type' string, got {cfg!r}")
@@ -41,6 +44,7 @@ def build_part(
 
 
 def sub_dict(cfg: Mapping | None, where: str) -> dict:
+    """A copy of a nested config dict; anything else fails naming ``where``."""
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{where} must be a dict, got {cfg!r}")
     return dict(cfg)

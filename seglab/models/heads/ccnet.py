@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from seglab.errors import ConfigError
-from seglab.models.heads.nl import BlockFCNHead
+from seglab.models.heads.fcn import BlockFCNHead
 from seglab.models.layers.criss_cross import CrissCrossAttention
 from seglab.registry import MODELS
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seglab.models.heads.decode_head import BaseDecodeHead
-from seglab.models.heads.psp import check_pool_scales
+from seglab.models.heads.pspnet import check_pool_scales
 from seglab.models.layers import ConvModule
 from seglab.registry import MODELS
 

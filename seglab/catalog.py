@@ -42,7 +42,7 @@ DATASETS = {
 TRANSFORMS = {
     "LoadImageFromFile": "seglab.data.transforms.loading:LoadImageFromFile",
     "LoadAnnotations": "seglab.data.transforms.loading:LoadAnnotations",
-    "Resize": "seglab.data.transforms.geometric:Resize",
+    "Resize": "seglab.data.transforms.resizing:Resize",
     "RandomResize": "seglab.data.transforms.geometric:RandomResize",
     "RandomCrop": "seglab.data.transforms.geometric:RandomCrop",
     "RandomFlip": "seglab.data.transforms.geometric:RandomFlip",

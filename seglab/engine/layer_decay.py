@@ -6,15 +6,15 @@ parameter gets a layer id (the stem 0, deeper layers higher, the heads above the
 rate ``base_lr * decay_rate ** (num_layers + 1 - layer_id)``, so layers near the input, which pre-training
 already shaped, move least. Parameters that are 1-D or named ``*.bias`` get no weight decay.
 
-The layer-id rules are MMSegmentation 1.2.2's, picked by the backbone's class name and ``decay_type``
-(``LAYER_RULES``); a family with its own rules (BEiT/MAE's ``layer_wise`` ids, the deprecated
-``LayerDecayOptimizerConstructor``) adds a rule and, if needed, a ``CONSTRUCTORS`` entry here.
+The layer ids come from the backbone itself (``LayerDecayBackbone``): each family keeps MMSegmentation
+1.2.2's rule beside its code (ConvNeXt, BEiT, MAE), so a new family adds a method, not a row here.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from torch import nn
 
@@ -25,68 +25,42 @@ logger = logging.getLogger("seglab")
 DECAY_KEYS = {"decay_rate", "decay_type", "num_layers"}
 
 
-def convnext_layer_id(name: str, num_layers: int) -> int:
-    """``layer_wise`` for ConvNeXt: stem 0, stage 1 and its downsampling 2 (stage 0 is 1), stage 2's blocks in
-    threes from 3, the last stage and its downsampling ``num_layers``, everything else ``num_layers + 1``."""
-    if name in ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed"):
-        return 0
-    parts = name.split(".")
-    if name.startswith("backbone.downsample_layers"):
-        return {0: 0, 1: 2, 2: 3}.get(int(parts[2]), num_layers)
-    if name.startswith("backbone.stages"):
-        stage, block = int(parts[2]), int(parts[3])
-        if stage == 2:
-            return 3 + block // 3
-        return {0: 1, 1: 2}.get(stage, num_layers)
-    return num_layers + 1
+class LayerDecayBackbone(Protocol):
+    """What a backbone offers to take part in layer-wise lr decay (the idea of timm's ``group_matcher``,
+    with MMSegmentation's numbering).
 
+    ``layer_decay_types``: the ``decay_type`` values it has rules for, ``'layer_wise'`` and/or
+    ``'stage_wise'`` (any ``decay_type`` containing ``'layer_wise'``, e.g. ``'layer_wise_vit'``, asks
+    for ``'layer_wise'``, as in MMSegmentation).
+    ``layer_id(param_name, num_layers, decay_type)``: the layer id of one of its parameters, named as in
+    its own ``named_parameters()`` (``'stages.2.0.dwconv.weight'``, no ``'backbone.'``); ``num_layers``
+    is ``paramwise_cfg.num_layers``. Ids run from 0 (stem, embeddings) to ``num_layers + 1``, the id the
+    heads get: a parameter the rule does not place (output norms) gets ``num_layers + 1`` too."""
 
-def convnext_stage_id(name: str, max_stage_id: int) -> int:
-    """``stage_wise`` for ConvNeXt: every downsampling layer 0, stage ``i`` ``i + 1``, the rest (output
-    norms, heads) ``max_stage_id - 1``."""
-    if name in ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed"):
-        return 0
-    if name.startswith("backbone.downsample_layers"):
-        return 0
-    if name.startswith("backbone.stages"):
-        return int(name.split(".")[2]) + 1
-    return max_stage_id - 1
+    layer_decay_types: tuple[str, ...]
 
-
-def vit_layer_id(name: str, max_layer_id: int) -> int:
-    """BEiT/MAE: class token, position embedding and patch embedding 0, block ``i`` ``i + 1``, everything
-    else (final norm, neck, heads) ``max_layer_id - 1``; MMSegmentation passes ``num_layers + 2``."""
-    if name in ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed"):
-        return 0
-    if name.startswith("backbone.patch_embed"):
-        return 0
-    if name.startswith("backbone.layers"):
-        return int(name.split(".")[2]) + 1
-    return max_layer_id - 1
-
-
-# (backbone class-name fragments, decay types whose name contains the key, rule(name, num_layers) -> id).
-# As in MMSegmentation, 'layer_wise' matches any decay_type containing it ('layer_wise_vit' too) and the
-# stage-wise rule gets num_layers + 2.
-LAYER_RULES: list[tuple[tuple[str, ...], str, Callable[[str, int], int]]] = [
-    (("ConvNeXt",), "layer_wise", convnext_layer_id),
-    (("ConvNeXt",), "stage_wise", lambda name, n: convnext_stage_id(name, n + 2)),
-    (("BEiT", "MAE"), "layer_wise", lambda name, n: vit_layer_id(name, n + 2)),
-]
+    def layer_id(self, param_name: str, num_layers: int, decay_type: str) -> int: ...
 
 
 def layer_rule(backbone: nn.Module, decay_type: str) -> Callable[[str, int], int]:
-    """The layer-id rule for this backbone class and ``decay_type``, or a ConfigError naming what exists."""
-    class_name = type(backbone).__name__
-    for fragments, kind, rule in LAYER_RULES:
-        matches_type = kind in decay_type if kind == "layer_wise" else kind == decay_type
-        if matches_type and any(f in class_name for f in fragments):
-            return rule
-    known = ", ".join(f"{'/'.join(f)} ({kind})" for f, kind, _ in LAYER_RULES)
-    raise ConfigError(
-        f"optim_wrapper.paramwise_cfg: decay_type '{decay_type}' has no layer rule for a {class_name} backbone; "
-        f"rules exist for {known}"
-    )
+    """``(full parameter name, num_layers) -> layer id`` asking ``backbone`` (a ``LayerDecayBackbone``) for
+    its own parameters and giving the rest (neck, heads) ``num_layers + 1``; a ConfigError when the
+    backbone has no rule for ``decay_type``."""
+    kind = "layer_wise" if "layer_wise" in decay_type else decay_type
+    known = tuple(getattr(backbone, "layer_decay_types", ()))
+    if kind not in known or not callable(getattr(backbone, "layer_id", None)):
+        has = f"it has rules for {', '.join(known)}" if known else "it defines no layer ids (a layer_id method)"
+        raise ConfigError(
+            f"optim_wrapper.paramwise_cfg: decay_type '{decay_type}' has no layer rule for a "
+            f"{type(backbone).__name__} backbone; {has}"
+        )
+
+    def rule(name: str, num_layers: int) -> int:
+        if name.startswith("backbone."):
+            return backbone.layer_id(name[len("backbone.") :], num_layers, kind)
+        return num_layers + 1
+
+    return rule
 
 
 def learning_rate_decay_groups(model: nn.Module, base_lr: float, base_wd: float, paramwise: dict | None) -> list[dict]:

@@ -12,12 +12,12 @@ from seglab.data.check import image_hw
 from seglab.data.dataset_settings import check_label_settings  # noqa: F401 — the runner calls it from here
 from seglab.data.io import read_label
 from seglab.data.label_hints import all_ignore_hint
-from seglab.data.transforms import LoadAnnotations
+from seglab.data.transforms.loading import LoadAnnotations
 from seglab.errors import ConfigError
 from seglab.fileio.checkpoint import fetch
+from seglab.registry import TRANSFORMS
 
 SAMPLED_LABELS = 16
-SIZE_CHANGING = {"RandomResize", "RandomCrop", "RandomRotate", "Resize", "RandomChoiceResize"}
 
 
 def check_load_from(cfg: dict) -> None:
@@ -90,10 +90,39 @@ def check_batch_padding(cfg: dict) -> None:
     pre = (cfg.get("model") or {}).get("data_preprocessor") or {}
     if loader.get("batch_size", 1) <= 1 or pre.get("size") or pre.get("size_divisor"):
         return
-    changing = [t.get("type") for t in pipeline if isinstance(t, dict) and t.get("type") in SIZE_CHANGING]
+    changing = size_changing_types(pipeline)
     if changing:
         raise ConfigError(
             f"the train pipeline ({', '.join(changing)}) can give images of different sizes in a batch of "
             f"{loader['batch_size']}, and model.data_preprocessor sets neither size nor size_divisor: add "
             "size=crop_size to model.data_preprocessor"
         )
+
+
+def size_changing_types(pipeline: list) -> list[str]:
+    """The type names in ``pipeline``, wrappers' nested ``transforms`` included, whose class declares
+    ``changes_size``; each class is imported through the catalog, and unknown names are left to the build."""
+    found = []
+    for entry in pipeline:
+        if isinstance(entry, list | tuple):
+            found += size_changing_types(list(entry))
+            continue
+        if not isinstance(entry, dict):
+            continue
+        kind = entry.get("type")
+        cls = kind if isinstance(kind, type) else transform_class(kind)
+        if getattr(cls, "changes_size", False):
+            found.append(getattr(kind, "__name__", kind))
+        if isinstance(entry.get("transforms"), list | tuple):
+            found += size_changing_types(list(entry["transforms"]))
+    return found
+
+
+def transform_class(name: object) -> type | None:
+    """The transform class registered as ``name``, or None when there is none or it cannot be imported."""
+    if not isinstance(name, str) or name not in TRANSFORMS:
+        return None
+    try:
+        return TRANSFORMS.get(name)
+    except ConfigError:  # a missing optional package: building the pipeline says so
+        return None

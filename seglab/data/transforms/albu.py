@@ -8,13 +8,13 @@ from collections.abc import Sequence
 
 import cv2
 
-from seglab.data.transforms.base import need_image, optional_import
+from seglab.data.transforms.base import BaseTransform, need_image, optional_import
 from seglab.errors import ConfigError
 from seglab.registry import TRANSFORMS
 
 
 @TRANSFORMS.register()
-class Albu:
+class Albu(BaseTransform):
     """Run Albumentations transforms given as config dicts (``type`` names an Albumentations class;
     ``OneOf``/``Compose`` take nested ``transforms``). ``keymap`` maps sample keys to Albumentations'
     (default ``img -> image``, ``gt_seg_map -> mask``); the image goes in as RGB and comes back BGR.
@@ -53,9 +53,12 @@ class Albu:
         data = {albu_key: results[key] for key, albu_key in self.keymap_to_albu.items() if key in results}
         if "image" not in data:
             raise ConfigError(f"Albu: keymap {self.keymap_to_albu} must map the image key to 'image'")
-        data["image"] = cv2.cvtColor(data["image"], cv2.COLOR_BGR2RGB)
+        bgr = data["image"].shape[2] == 3  # other band counts go to albumentations as they are, band by band
+        if bgr:
+            data["image"] = cv2.cvtColor(data["image"], cv2.COLOR_BGR2RGB)
         out = self.aug(**data)
-        out["image"] = cv2.cvtColor(out["image"], cv2.COLOR_RGB2BGR)
+        if bgr:
+            out["image"] = cv2.cvtColor(out["image"], cv2.COLOR_RGB2BGR)
         for albu_key, value in out.items():
             results[self.keymap_back.get(albu_key, albu_key)] = value
         if self.update_pad_shape:

@@ -1,4 +1,4 @@
-"""What the transforms share: ``Compose``, resizing helpers, key checks and optional imports."""
+"""What the transforms share: ``BaseTransform``, ``Compose``, resizing helpers, key checks and optional imports."""
 
 from __future__ import annotations
 
@@ -20,6 +20,20 @@ INTERPOLATION = {
     "area": cv2.INTER_AREA,
     "lanczos": cv2.INTER_LANCZOS4,
 }
+
+
+class BaseTransform:
+    """What every transform is: a callable from the sample dict to the sample dict (or ``None`` to drop it).
+
+    Central code reads what a transform declares instead of keeping lists of names: ``changes_size`` says
+    its output image can have another H×W than its input (resizers, crops, pads, mosaics, 90° turns; a
+    wrapper says False and is judged by what it runs), which the pre-flight check uses to ask for batch
+    padding; ``IGNORED_ARGS`` (optional) lists accepted-but-ignored arguments with their defaults."""
+
+    changes_size: bool = False
+
+    def __call__(self, results: dict) -> dict | None:
+        raise NotImplementedError
 
 
 class Compose:

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from seglab.data.transforms.base import check_number, need
+from seglab.data.transforms.base import BaseTransform, check_number, need
 from seglab.data.transforms.loading import check_backend, read_array
 from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
 
-class _BiomedicalLoader:
+class _BiomedicalLoader(BaseTransform):
     IGNORED_ARGS = {"backend_args": None}
 
     def __init__(
@@ -122,9 +122,11 @@ def _triple(value: int | Sequence[int], name: str, transform: str) -> tuple[int,
 
 
 @TRANSFORMS.register()
-class BioMedical3DRandomCrop:
+class BioMedical3DRandomCrop(BaseTransform):
     """Crop ``crop_shape`` (z, y, x) from image and labels; with ``keep_foreground`` the crop is centred
     (as far as the borders allow) on a random voxel of a random foreground class (nnU-Net's sampling)."""
+
+    changes_size = True
 
     def __init__(self, crop_shape: int | Sequence[int], keep_foreground: bool = True) -> None:
         self.crop_shape = _triple(crop_shape, "crop_shape", "BioMedical3DRandomCrop")
@@ -170,11 +172,13 @@ class BioMedical3DRandomCrop:
 
 
 @TRANSFORMS.register()
-class BioMedical3DPad:
+class BioMedical3DPad(BaseTransform):
     """Pad image (``pad_val``) and labels (``seg_pad_val``) evenly on both sides up to ``pad_shape`` (z, y, x).
 
     MMSegmentation 1.2.2 pads X to ``pad_shape[2]`` minus the *Y* size and empties the label map
     (``[1:]`` of a 1-long axis); seglab pads X by its own size and keeps the labels."""
+
+    changes_size = True
 
     def __init__(self, pad_shape: Sequence[int], pad_val: float = 0.0, seg_pad_val: int = 0) -> None:
         self.pad_shape = _triple(pad_shape, "pad_shape", "BioMedical3DPad")
@@ -199,7 +203,7 @@ class BioMedical3DPad:
 
 
 @TRANSFORMS.register()
-class BioMedical3DRandomFlip:
+class BioMedical3DRandomFlip(BaseTransform):
     """Flip along each of ``axes`` (0, 1, 2 = Z, Y, X of the volume) with probability ``prob`` each,
     image and labels together; ``swap_label_pairs`` exchanges left/right classes after a flip.
 

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from seglab.data.transforms.base import check_number, check_pair, need, optional_import
+from seglab.data.transforms.base import BaseTransform, check_number, check_pair, need, optional_import
 from seglab.errors import ConfigError
 from seglab.registry import TRANSFORMS
 
 
 @TRANSFORMS.register()
-class BioMedicalGaussianNoise:
+class BioMedicalGaussianNoise(BaseTransform):
     """With ``prob``, add N(mean, s) noise with s drawn from [0, std)."""
 
     def __init__(self, prob: float = 0.1, mean: float = 0.0, std: float = 0.1) -> None:
@@ -35,7 +35,7 @@ class BioMedicalGaussianNoise:
 
 
 @TRANSFORMS.register()
-class BioMedicalGaussianBlur:
+class BioMedicalGaussianBlur(BaseTransform):
     """With ``prob``, blur each modality with probability ``prob_per_channel`` (a Gaussian, sigma from
     ``sigma_range``, per channel and per axis unless told otherwise). Needs ``scipy``."""
 
@@ -81,7 +81,7 @@ class BioMedicalGaussianBlur:
 
 
 @TRANSFORMS.register()
-class BioMedicalRandomGamma:
+class BioMedicalRandomGamma(BaseTransform):
     """With ``prob``, map intensities through a gamma curve on their own [min, max] range (gamma below 1
     half the time when the range allows); optionally on the inverted image, per channel, and keeping
     mean and std (``retain_stats``, which seglab also honours per channel, where upstream fails)."""

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-from seglab.data.transforms.base import need
+from seglab.data.transforms.base import BaseTransform, need
 from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
@@ -27,7 +27,7 @@ META_KEYS = (
 
 
 @TRANSFORMS.register()
-class PackSegInputs:
+class PackSegInputs(BaseTransform):
     """Turn a sample into ``{'inputs': CxHxW uint8 tensor, 'data_samples': dict}``.
 
     The data sample holds ``gt_sem_seg`` (1xHxW int64) when labels were loaded (a label map that is not
@@ -63,7 +63,7 @@ class PackSegInputs:
 
 
 @TRANSFORMS.register()
-class GenerateEdge:
+class GenerateEdge(BaseTransform):
     """``gt_edge_map``: 1 where a pixel's label differs from a neighbour's (down, right and both
     diagonals; ignored pixels never count), widened by an ``edge_width`` square (CE2P, PIDNet)."""
 

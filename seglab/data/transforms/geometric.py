@@ -10,74 +10,23 @@ import numpy as np
 
 from seglab.data.transforms.base import (
     INTERPOLATION,
+    BaseTransform,
     border_value,
-    check_choice,
     check_number,
     check_pair,
     check_size,
-    need_image,
-    rescale_size,
-    resize,
     seg_keys,
 )
+from seglab.data.transforms.resizing import Resize
 from seglab.errors import ConfigError
 from seglab.registry import TRANSFORMS
 
 
 @TRANSFORMS.register()
-class Resize:
-    """Resize to ``scale`` (w, h) or by ``scale_factor``; ``keep_ratio`` fits within the scale."""
-
-    IGNORED_ARGS = {"clip_object_border": True, "backend": "cv2"}
-
-    def __init__(
-        self,
-        scale: Sequence[int] | int | None = None,
-        scale_factor: float | Sequence[float] | None = None,
-        keep_ratio: bool = False,
-        clip_object_border: bool = True,
-        backend: str = "cv2",
-        interpolation: str = "bilinear",
-    ) -> None:
-        if scale is None and scale_factor is None:
-            raise ConfigError("Resize needs 'scale' (w, h) or 'scale_factor'")
-        self.scale = None if scale is None else check_size(scale, "scale", "Resize", minimum=0)
-        if scale_factor is not None and not isinstance(scale_factor, int | float):
-            scale_factor = check_pair(scale_factor, "scale_factor", "Resize")
-        self.scale_factor = scale_factor
-        self.keep_ratio = keep_ratio
-        self.interpolation = check_choice(interpolation, "interpolation", "Resize", list(INTERPOLATION))
-
-    def target_scale(self, results: dict) -> tuple[int, int]:
-        if self.scale is not None:
-            return self.scale
-        h, w = results["img"].shape[:2]
-        fx, fy = (
-            (self.scale_factor, self.scale_factor) if isinstance(self.scale_factor, int | float) else self.scale_factor
-        )
-        return int(w * fx + 0.5), int(h * fy + 0.5)
-
-    def __call__(self, results: dict) -> dict:
-        return self.apply(results, self.target_scale(results))
-
-    def apply(self, results: dict, scale: tuple[int, int]) -> dict:
-        """Resize to ``scale`` (w, h); it is stored as ``results['scale']``, the requested scale, as in MMCV."""
-        img = need_image(results, type(self).__name__)
-        h, w = img.shape[:2]
-        size = rescale_size(w, h, scale) if self.keep_ratio else (int(scale[0]), int(scale[1]))
-        results["img"] = resize(img, size, self.interpolation)
-        for key in seg_keys(results):
-            results[key] = resize(results[key], size, "nearest")
-        results["img_shape"] = results["img"].shape[:2]
-        results["scale"] = tuple(scale)
-        results["scale_factor"] = (size[0] / w, size[1] / h)
-        results["keep_ratio"] = self.keep_ratio
-        return results
-
-
-@TRANSFORMS.register()
-class RandomResize:
+class RandomResize(BaseTransform):
     """Resize to ``scale`` times a ratio drawn from ``ratio_range`` (or to a random scale in a range)."""
+
+    changes_size = True
 
     def __init__(
         self,
@@ -114,9 +63,11 @@ class RandomResize:
 
 
 @TRANSFORMS.register()
-class RandomCrop:
+class RandomCrop(BaseTransform):
     """Crop ``crop_size`` (h, w) at a random place; retry (10 times) while one class covers
     ``cat_max_ratio`` or more of the crop's non-ignored pixels."""
+
+    changes_size = True
 
     def __init__(self, crop_size: Sequence[int] | int, cat_max_ratio: float = 1.0, ignore_index: int = 255) -> None:
         self.crop_size = check_size(crop_size, "crop_size", "RandomCrop")
@@ -154,7 +105,7 @@ class RandomCrop:
 
 
 @TRANSFORMS.register()
-class RandomFlip:
+class RandomFlip(BaseTransform):
     """Flip image and labels with probability ``prob`` (``direction``: horizontal, vertical, diagonal)."""
 
     def __init__(
@@ -204,8 +155,10 @@ PADDING_MODES = {
 
 
 @TRANSFORMS.register()
-class Pad:
+class Pad(BaseTransform):
     """Pad bottom/right to ``size`` (w, h) or to a multiple of ``size_divisor``."""
+
+    changes_size = True
 
     def __init__(
         self,
@@ -258,8 +211,10 @@ class Pad:
 
 
 @TRANSFORMS.register()
-class RandomRotate:
+class RandomRotate(BaseTransform):
     """Rotate by an angle from ``degree`` with probability ``prob``; borders get the pad values."""
+
+    changes_size = True  # with auto_bound=True the canvas grows to hold the rotated image
 
     def __init__(
         self,
@@ -311,13 +266,15 @@ class RandomRotate:
 
 
 @TRANSFORMS.register()
-class RandomRotFlip:
+class RandomRotFlip(BaseTransform):
     """With ``rotate_prob`` rotate by an angle from ``degree``; otherwise, with ``flip_prob``, turn by a
     random multiple of 90° and flip along a random axis (the Synapse recipe).
 
     Draws from NumPy's global generator in MMSegmentation's order, so a seed gives its image. Labels
     are rotated with nearest interpolation (MMSegmentation interpolates them bilinearly, which invents
     class values at boundaries); the rotated-in corners are 0 in image and labels, as there."""
+
+    changes_size = True  # a 90° turn swaps height and width of a non-square image
 
     def __init__(
         self, rotate_prob: float = 0.5, flip_prob: float = 0.5, degree: float | Sequence[float] = (-20, 20)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from seglab.data.io import read_image, read_label
-from seglab.data.transforms.base import check_choice, need, optional_import, store_image
+from seglab.data.transforms.base import BaseTransform, check_choice, need, optional_import, store_image
 from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
@@ -20,7 +20,7 @@ COLOR_TYPES = ("color", "grayscale", "unchanged", "color_ignore_orientation", "g
 
 
 @TRANSFORMS.register()
-class LoadImageFromFile:
+class LoadImageFromFile(BaseTransform):
     """Read ``img_path`` as BGR uint8 (or float32) and record ``img_shape``/``ori_shape``."""
 
     # file_client_args: MMCV 2.x's deprecated name for backend_args (the Mapillary configs still use it)
@@ -47,7 +47,7 @@ class LoadImageFromFile:
 
 
 @TRANSFORMS.register()
-class LoadAnnotations:
+class LoadAnnotations(BaseTransform):
     """Read ``seg_map_path`` as class indices; apply ``reduce_zero_label`` and ``label_map``."""
 
     IGNORED_ARGS = {"backend_args": None, "imdecode_backend": "pillow"}
@@ -151,7 +151,7 @@ def read_array(path: str, backend: str, transform: str) -> np.ndarray:
 
 
 @TRANSFORMS.register()
-class LoadDepthAnnotation:
+class LoadDepthAnnotation(BaseTransform):
     """Read ``depth_map_path`` into ``gt_depth_map`` (times ``depth_rescale_factor``), a seg field so
     geometric transforms move it with the image (nearest interpolation)."""
 

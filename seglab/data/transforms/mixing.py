@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from seglab.data.transforms.base import check_number, need, need_image, resize, seg_keys
+from seglab.data.transforms.base import BaseTransform, check_number, need, need_image, resize, seg_keys
 from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
@@ -21,7 +21,7 @@ def _pairs(value: object, name: str) -> list[tuple[float, float]]:
 
 
 @TRANSFORMS.register()
-class RandomCutOut:
+class RandomCutOut(BaseTransform):
     """With ``prob``, fill ``n_holes`` rectangles (top-left uniform over the image, size from
     ``cutout_shape`` (w, h) pixels or ``cutout_ratio`` of (w, h)) with ``fill_in``, and the labels under
     them with ``seg_fill_in`` when given (else labels are kept)."""
@@ -80,13 +80,15 @@ class RandomCutOut:
 
 
 @TRANSFORMS.register()
-class RandomMosaic:
+class RandomMosaic(BaseTransform):
     """With ``prob``, tile this sample and the three in ``mix_results`` (which ``MultiImageMixDataset``
     fills, asking ``get_indices``) around a random centre of a 2x ``img_scale`` (h, w) canvas.
 
     Each image is first shrunk or grown to fit ``img_scale`` keeping its ratio (labels nearest); the
     canvas is ``pad_val``/``seg_pad_val`` where no image lands. ``img_shape``/``ori_shape`` become the
     canvas's (h, w)."""
+
+    changes_size = True
 
     def __init__(
         self,
@@ -169,7 +171,7 @@ class RandomMosaic:
 
 
 @TRANSFORMS.register()
-class RandomDepthMix:
+class RandomDepthMix(BaseTransform):
     """With ``prob``, paint a random vertical stripe of the image with the depth map (in its original
     units) in every channel — a depth-estimation augmentation."""
 

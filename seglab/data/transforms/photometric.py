@@ -7,13 +7,13 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from seglab.data.transforms.base import check_number, check_pair, need, need_image
+from seglab.data.transforms.base import BaseTransform, check_number, check_pair, need, need_image
 from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
 
 @TRANSFORMS.register()
-class PhotoMetricDistortion:
+class PhotoMetricDistortion(BaseTransform):
     """Random brightness, contrast (before or after the colour changes), saturation and hue."""
 
     def __init__(
@@ -83,7 +83,7 @@ def as_uint8(img: np.ndarray, transform: str) -> np.ndarray:
 
 
 @TRANSFORMS.register()
-class AdjustGamma:
+class AdjustGamma(BaseTransform):
     """Gamma correction through a 256-entry lookup table (``out = 255 * (in / 255) ** (1 / gamma)``)."""
 
     def __init__(self, gamma: float = 1.0) -> None:
@@ -102,7 +102,7 @@ class AdjustGamma:
 
 
 @TRANSFORMS.register()
-class CLAHE:
+class CLAHE(BaseTransform):
     """Contrast-limited adaptive histogram equalisation of each channel (OpenCV's CLAHE)."""
 
     def __init__(self, clip_limit: float = 40.0, tile_grid_size: Sequence[int] = (8, 8)) -> None:
@@ -130,7 +130,7 @@ class CLAHE:
 
 
 @TRANSFORMS.register()
-class Rerange:
+class Rerange(BaseTransform):
     """Stretch the image's own [min, max] linearly onto [min_value, max_value] (float output)."""
 
     def __init__(self, min_value: float = 0, max_value: float = 255) -> None:
@@ -154,7 +154,7 @@ class Rerange:
 
 
 @TRANSFORMS.register()
-class RGB2Gray:
+class RGB2Gray(BaseTransform):
     """Weighted channel mean (``weights`` in the image's channel order), repeated to ``out_channels``.
 
     The output is float64, as in MMSegmentation. ``img_shape`` stays (h, w), seglab's convention

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seglab.data.transforms.base import need, optional_import, store_image
+from seglab.data.transforms.base import BaseTransform, need, optional_import, store_image
 from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
@@ -47,7 +47,7 @@ def read_rs_image(path: str, transform: str) -> np.ndarray:
 
 
 @TRANSFORMS.register()
-class LoadSingleRSImageFromFile:
+class LoadSingleRSImageFromFile(BaseTransform):
     """Read ``img_path`` (GeoTIFF with any band count, or PNG/JPEG ...) as H x W x bands, float32 unless
     ``to_float32=False``."""
 
@@ -60,7 +60,7 @@ class LoadSingleRSImageFromFile:
 
 
 @TRANSFORMS.register()
-class LoadMultipleRSImageFromFile:
+class LoadMultipleRSImageFromFile(BaseTransform):
     """Read the two dates of a change-detection pair, ``img_path`` and ``img_path2``, into ``img``/``img2``."""
 
     def __init__(self, to_float32: bool = True) -> None:
@@ -84,7 +84,7 @@ class LoadMultipleRSImageFromFile:
 
 
 @TRANSFORMS.register()
-class ConcatCDInput:
+class ConcatCDInput(BaseTransform):
     """Stack the images named by ``input_keys`` along channels into ``img`` (and drop the others)."""
 
     def __init__(self, input_keys: Sequence[str] = ("img", "img2")) -> None:

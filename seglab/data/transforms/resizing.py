@@ -1,4 +1,5 @@
-"""Resizing beyond ``Resize``: to a multiple, by the shortest edge, from a list of scales, labels only."""
+"""Resizers: to a scale or by a factor (``Resize``), to a multiple, by the shortest edge, from a list of
+scales, labels only. ``RandomResize`` (a random scale for ``Resize``) lives with the random geometric transforms."""
 
 from __future__ import annotations
 
@@ -8,15 +9,80 @@ from typing import Any
 
 import numpy as np
 
-from seglab.data.transforms.base import INTERPOLATION, need_image, resize, scale_size, seg_keys
-from seglab.data.transforms.geometric import Resize
+from seglab.data.transforms.base import (
+    INTERPOLATION,
+    BaseTransform,
+    check_choice,
+    check_pair,
+    check_size,
+    need_image,
+    rescale_size,
+    resize,
+    scale_size,
+    seg_keys,
+)
 from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
 
 @TRANSFORMS.register()
-class ResizeToMultiple:
+class Resize(BaseTransform):
+    """Resize to ``scale`` (w, h) or by ``scale_factor``; ``keep_ratio`` fits within the scale."""
+
+    changes_size = True
+
+    IGNORED_ARGS = {"clip_object_border": True, "backend": "cv2"}
+
+    def __init__(
+        self,
+        scale: Sequence[int] | int | None = None,
+        scale_factor: float | Sequence[float] | None = None,
+        keep_ratio: bool = False,
+        clip_object_border: bool = True,
+        backend: str = "cv2",
+        interpolation: str = "bilinear",
+    ) -> None:
+        if scale is None and scale_factor is None:
+            raise ConfigError("Resize needs 'scale' (w, h) or 'scale_factor'")
+        self.scale = None if scale is None else check_size(scale, "scale", "Resize", minimum=0)
+        if scale_factor is not None and not isinstance(scale_factor, int | float):
+            scale_factor = check_pair(scale_factor, "scale_factor", "Resize")
+        self.scale_factor = scale_factor
+        self.keep_ratio = keep_ratio
+        self.interpolation = check_choice(interpolation, "interpolation", "Resize", list(INTERPOLATION))
+
+    def target_scale(self, results: dict) -> tuple[int, int]:
+        if self.scale is not None:
+            return self.scale
+        h, w = results["img"].shape[:2]
+        fx, fy = (
+            (self.scale_factor, self.scale_factor) if isinstance(self.scale_factor, int | float) else self.scale_factor
+        )
+        return int(w * fx + 0.5), int(h * fy + 0.5)
+
+    def __call__(self, results: dict) -> dict:
+        return self.apply(results, self.target_scale(results))
+
+    def apply(self, results: dict, scale: tuple[int, int]) -> dict:
+        """Resize to ``scale`` (w, h); it is stored as ``results['scale']``, the requested scale, as in MMCV."""
+        img = need_image(results, type(self).__name__)
+        h, w = img.shape[:2]
+        size = rescale_size(w, h, scale) if self.keep_ratio else (int(scale[0]), int(scale[1]))
+        results["img"] = resize(img, size, self.interpolation)
+        for key in seg_keys(results):
+            results[key] = resize(results[key], size, "nearest")
+        results["img_shape"] = results["img"].shape[:2]
+        results["scale"] = tuple(scale)
+        results["scale_factor"] = (size[0] / w, size[1] / h)
+        results["keep_ratio"] = self.keep_ratio
+        return results
+
+
+@TRANSFORMS.register()
+class ResizeToMultiple(BaseTransform):
     """Resize image and labels so both sides are the next multiple of ``size_divisor`` (up, never down)."""
+
+    changes_size = True
 
     def __init__(self, size_divisor: int = 32, interpolation: str | None = None) -> None:
         if not (isinstance(size_divisor, int) and size_divisor > 0):
@@ -44,9 +110,11 @@ class ResizeToMultiple:
 
 
 @TRANSFORMS.register()
-class ResizeShortestEdge:
+class ResizeShortestEdge(BaseTransform):
     """Scale the short edge to ``scale`` (the smaller of a pair) unless the long edge would pass
     ``max_size``; then the long edge becomes ``max_size``. Aspect ratio is kept (detectron2's rule)."""
+
+    changes_size = True
 
     def __init__(self, scale: int | Sequence[int], max_size: int) -> None:
         if not (
@@ -75,12 +143,14 @@ class ResizeShortestEdge:
 
 
 @TRANSFORMS.register()
-class RandomChoiceResize:
+class RandomChoiceResize(BaseTransform):
     """Resize to one of ``scales`` drawn uniformly (``np.random.randint``); records ``scale_idx``.
 
     ``resize_type`` names the resizing transform (``Resize``, ``ResizeShortestEdge`` ...), built with
     ``resize_kwargs``; the drawn scale is set as its ``scale`` before each call, as in MMCV. An int scale
     for ``Resize`` means (s, s) (MMCV would read it as a scale factor)."""
+
+    changes_size = True
 
     def __init__(self, scales: Sequence | int, resize_type: str = "Resize", **resize_kwargs: Any) -> None:
         self.scales = list(scales) if isinstance(scales, list) else [scales]
@@ -106,8 +176,9 @@ class RandomChoiceResize:
 
 
 @TRANSFORMS.register()
-class SegRescale:
-    """Rescale only the label maps by ``scale_factor`` (nearest), e.g. for heads that predict at 1/8."""
+class SegRescale(BaseTransform):
+    """Rescale only the label maps by ``scale_factor`` (nearest), e.g. for heads that predict at 1/8.
+    The image keeps its size, so ``changes_size`` stays False."""
 
     def __init__(self, scale_factor: float = 1) -> None:
         if not (isinstance(scale_factor, int | float) and scale_factor > 0):

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from seglab.data.transforms.base import Compose
+from seglab.data.transforms.base import BaseTransform, Compose
 from seglab.errors import ConfigError, DatasetError
 from seglab.registry import TRANSFORMS
 
 
 @TRANSFORMS.register()
-class RandomChoice:
+class RandomChoice(BaseTransform):
     """Run one of several sub-pipelines, picked with ``np.random.choice`` (uniform, or by ``prob``)."""
 
     def __init__(self, transforms: Sequence[Any], prob: Sequence[float] | None = None) -> None:
@@ -38,7 +38,7 @@ class RandomChoice:
 
 
 @TRANSFORMS.register()
-class RandomApply:
+class RandomApply(BaseTransform):
     """Run ``transforms`` with probability ``prob`` (one ``np.random.rand`` draw), else pass through."""
 
     def __init__(self, transforms: Any, prob: float = 0.5) -> None:
@@ -52,7 +52,7 @@ class RandomApply:
 
 
 @TRANSFORMS.register()
-class TestTimeAug:
+class TestTimeAug(BaseTransform):
     """Every combination of one transform from each list of ``transforms`` (MMCV's semantics).
 
     ``[[Resize 0.5, Resize 1.0], [Flip 0, Flip 1], [LoadAnnotations], [PackSegInputs]]`` gives four

@@ -197,6 +197,15 @@ class BEiT(nn.Module):
         if final_norm:
             self.ln1 = build_norm(norm_cfg, embed_dims, postfix=1)[1]
 
+    layer_decay_types = ("layer_wise",)
+
+    def layer_id(self, param_name: str, num_layers: int, decay_type: str) -> int:
+        """MMSegmentation's ViT ids for layer-wise lr decay (``seglab.engine.layer_decay``): class token,
+        position and patch embedding 0, block ``i`` ``i + 1``, the rest (final norm) ``num_layers + 1``."""
+        if param_name in ("cls_token", "mask_token", "pos_embed") or param_name.startswith("patch_embed"):
+            return 0
+        return int(param_name.split(".")[1]) + 1 if param_name.startswith("layers.") else num_layers + 1
+
     def _qkv_bias(self, qv_bias: bool) -> bool | str:
         return "qv_bias" if qv_bias else False
 

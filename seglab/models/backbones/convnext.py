@@ -251,6 +251,23 @@ class ConvNeXt(nn.Module):
                     outs.append(norm(x))
         return tuple(outs)
 
+    layer_decay_types = ("layer_wise", "stage_wise")
+
+    def layer_id(self, param_name: str, num_layers: int, decay_type: str) -> int:
+        """MMSegmentation's ConvNeXt ids for layer-wise lr decay (``seglab.engine.layer_decay``).
+        ``layer_wise``: stem 0, stage 0 1, stage 1 and its downsampling 2, stage 2's blocks in threes from 3
+        (its downsampling 3), the last stage and its downsampling ``num_layers``; ``stage_wise``: every
+        downsampling 0, stage ``i`` ``i + 1``. Output norms get ``num_layers + 1``, as the heads do."""
+        parts = param_name.split(".")
+        if parts[0] == "downsample_layers":
+            return 0 if decay_type == "stage_wise" else {0: 0, 1: 2, 2: 3}.get(int(parts[1]), num_layers)
+        if parts[0] == "stages":
+            stage = int(parts[1])
+            if decay_type == "stage_wise":
+                return stage + 1
+            return 3 + int(parts[2]) // 3 if stage == 2 else {0: 1, 1: 2}.get(stage, num_layers)
+        return num_layers + 1
+
     def _freeze_stages(self) -> None:
         """The stem/downsampling layer and blocks of the first ``frozen_stages`` stages: eval, no gradient."""
         for i in range(self.frozen_stages):

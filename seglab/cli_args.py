@@ -104,7 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="MMSegmentation's on-screen display, which seglab lacks: accepted only with --show-dir",
     )
     test.add_argument("--wait-time", type=float, default=2, help=argparse.SUPPRESS)
-    test.add_argument("--tta", action="store_true", help="flip + multi-scale test-time augmentation (img_ratios)")
+    test.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: the config's tta_pipeline (TestTimeAug), as MMSegmentation's --tta; "
+        "without one, the average over flips and the img_ratios scales (default 0.5 0.75 1.0 1.25 1.5 1.75)",
+    )
     _add_cfg_options(test)
     _add_launcher(test)
 
@@ -176,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="work_dirs/quickstart",
         help="where the dataset, config, checkpoints, curves and predictions go (default work_dirs/quickstart)",
     )
-    quick.add_argument("--iters", type=int, default=None, help="training iterations (default: enough for a good mIoU)")
+    quick.add_argument(
+        "--iters", type=int, default=None, help="training iterations (default 600, enough for an mIoU above 90)"
+    )
 
     dummy = command("make-dummy", "write a synthetic img_dir/ann_dir dataset")
     dummy.add_argument("out", help="the dataset root to write (img_dir/ and ann_dir/ go inside)")

@@ -1,4 +1,4 @@
-"""``seglab quickstart``: the whole workflow on synthetic data, in about two minutes on a laptop CPU.
+"""``seglab quickstart``: the whole workflow on synthetic data, in about a minute on two CPU cores.
 
 It writes a learnable dataset, a config that inherits the shipped ``_base_`` files (so it goes
 through exactly the machinery a user's config does), trains a small DeepLabV3+, validates, and

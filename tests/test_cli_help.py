@@ -94,3 +94,15 @@ def test_compatible_options_still_parse():
     args = parser.parse_args(["train", "c.py", "--resume", "--cfg-options", "load_from=b.pth"])
     assert args.resume == "auto"  # MMEngine: resume=True resumes from load_from
     assert parser.parse_args(["test", "c.py", "x.pth", "--show", "--show-dir", "s"]).show
+
+
+def test_defaults_and_behaviour_the_help_states_are_the_real_ones():
+    from seglab.inference import DEFAULT_TTA_SCALES
+    from seglab.quickstart import DEFAULT_ITERS
+
+    commands = subparsers(build_parser())
+    helps = {name: {a.dest: a.help for a in sub._actions} for name, sub in commands.items()}
+    assert f"default {DEFAULT_ITERS}" in helps["quickstart"]["iters"]
+    scales = " ".join(str(s) for s in DEFAULT_TTA_SCALES)
+    assert "tta_pipeline" in helps["test"]["tta"] and scales in helps["test"]["tta"]  # as Runner.test applies them
+    assert scales in helps["infer"]["tta_scales"]

@@ -56,6 +56,14 @@ def test_the_segformer_guide_as_it_was_stops_with_one_line_naming_both_keys(tmp_
     assert len(err.splitlines()) == 1 and CONFLICT.search(err), err
 
 
+def test_seglab_train_on_the_guide_as_it_was_stops_before_training(tmp_path, capsys):
+    config = _guide_config(tmp_path, _dataset(tmp_path / "my_set"), restate_pipelines=False)
+    assert main(["train", str(config), "--work-dir", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and CONFLICT.search(err), err
+    assert not list(tmp_path.rglob("*.pth"))
+
+
 def test_the_segformer_guide_passes_check_data(tmp_path, capsys):
     config = _guide_config(tmp_path, _dataset(tmp_path / "my_set"))
     assert main(["check-data", str(config)]) == 0, capsys.readouterr()

@@ -155,3 +155,16 @@ def test_the_table_ships_as_package_data():
 
     package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert zoo.TABLE_PATH.name in package_data["seglab"] and zoo.TABLE_PATH.parent == REPO / "seglab"
+
+
+def test_zoo_into_a_pipe_closed_early_ends_quietly():
+    """``seglab zoo | head``: the reader leaves after one line; no traceback, the shell's SIGPIPE status."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "seglab", "zoo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"config")
+    proc.stdout.close()  # the table is larger than a pipe buffer, so the writer meets the closed end
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141
+    assert b"Traceback" not in err

@@ -183,12 +183,25 @@ def model_class_facts(model_cfg: dict | None) -> tuple[int | None, int]:
         return head.get("num_classes"), head.get("ignore_index", 255)
 
 
+def names_shipped_config(target: str) -> bool:
+    """Whether check-data's TARGET is a bare shipped config name (no such folder, a config of that name ships)."""
+    from seglab.zoo import find_shipped, is_config_name
+
+    if not is_config_name(target):
+        return False
+    try:
+        find_shipped(target)
+    except SeglabError:
+        return False
+    return True
+
+
 def cmd_check_data(args: argparse.Namespace) -> int:
     from seglab.config_types import check_config_types
     from seglab.data.check import check_dataset, splits_from_config, splits_from_folder
 
     target = Path(args.target)
-    if target.suffix == ".py":
+    if target.suffix == ".py" or names_shipped_config(args.target):
         cfg = load_config(args.target, args.cfg_options)
         check_config_types(cfg)  # model=(1, 2): one line naming the key
         specs, classes = splits_from_config(cfg)

@@ -206,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     dummy.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
     check = command("check-data", "find dataset problems before training")
-    check.add_argument("target", help="a config file, or a dataset root with img_dir/ and ann_dir/")
+    check.add_argument(
+        "target", help="a config file, a shipped config name, or a dataset root with img_dir/ and ann_dir/"
+    )
     check.add_argument(
         "--num-classes", type=int, default=None, help="flag label values at or above it (default: the config's)"
     )

@@ -113,3 +113,10 @@ def test_png_images_check_data_names_the_suffix_line_and_a_jpg_config_names_the_
     out = capsys.readouterr().out
     assert "(img_suffix='.jpg'); its files end in '.png' (2): set img_suffix='.png'" in out, out
     assert "without an image" not in out
+
+
+def test_check_data_takes_a_bare_shipped_config_name_like_the_other_commands(capsys):
+    """A bare name resolves to the shipped config (its data root is then checked), not to a missing folder."""
+    assert main(["check-data", "deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024"]) == 1
+    out = capsys.readouterr().out
+    assert "leftImg8bit/train" in out  # the config's own folders were looked for

@@ -245,6 +245,12 @@ def cmd_zoo(args: argparse.Namespace) -> int:
 
     from seglab import zoo
 
+    if getattr(args, "pretrained_table", None):
+        import seglab.models.builder  # noqa: F401 — installs the loader of the families' *_weights.py tables
+        from seglab.fileio.sources_table import write_table
+
+        print(f"{args.pretrained_table}: {'updated' if write_table(args.pretrained_table) else 'already up to date'}")
+        return 0
     if getattr(args, "pretrained", None):
         try:
             for name, where in zoo.download_pretrained(args.pretrained):

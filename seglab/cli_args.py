@@ -240,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CONFIG",
         help="fetch every pre-trained backbone checkpoint CONFIG names (local copy, the Hub, then the original URL)",
     )
+    zoo.add_argument(
+        "--pretrained-table",
+        metavar="MARKDOWN",
+        help="rewrite the generated sources table in MARKDOWN (docs/pretrained.md) from the *_weights.py tables",
+    )
 
     return parser
 

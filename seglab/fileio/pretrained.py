@@ -5,13 +5,14 @@ file already in the Hub cache) -> the Hub (pinned revision, through ``huggingfac
 (short timeouts, hash-checked). When ``SEGLAB_OPENMMLAB_MIRROR`` is set the user named their own copy of
 OpenMMLab's server, so it is tried before the Hub. ``HF_HUB_OFFLINE=1`` uses local files only. When every
 source fails, one line lists what was tried and the fixes.
+
+A Hub file with no pinned revision (``HubFile.revision`` None) is still used: OpenMMLab's server is down, so
+refusing it would leave nothing. It is never used silently: a warning names the commit ``main`` resolved to.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import struct
 from pathlib import Path
 
 import torch
@@ -33,7 +34,9 @@ def fetch_pretrained(source: PretrainedSource) -> Path:
     hub_file = source.hub if source.hub_usable else None
     if hub_file is not None:
         try:
-            return hub.hub_download(hub_file.repo, hub_file.filename, hub_file.revision, local_only=True)
+            return _warn_if_unpinned(
+                source, hub.hub_download(hub_file.repo, hub_file.filename, hub_file.revision, local_only=True)
+            )
         except hub.HubError:
             pass
     if hub.offline():
@@ -51,7 +54,7 @@ def fetch_pretrained(source: PretrainedSource) -> Path:
             if kind == "hub":
                 path = hub.hub_download(where.repo, where.filename, where.revision)
                 logger.info(f"pre-trained '{source.name}': from the Hub, {where.short} ({where.relation})")
-                return path
+                return _warn_if_unpinned(source, path)
             return cached_download(where)[0]
         except (hub.HubError, DownloadError) as err:
             attempts.append(f"the Hub {err}" if kind == "hub" else str(err))
@@ -64,45 +67,33 @@ def fetch_pretrained(source: PretrainedSource) -> Path:
     raise DownloadError(f"cannot get pre-trained weights '{source.name}': tried {' | '.join(attempts)}; fixes: {fixes}")
 
 
+def _warn_if_unpinned(source: PretrainedSource, path: Path) -> Path:
+    """Log a warning when ``source``'s Hub file has no pinned revision: it came from the moving ``main`` branch,
+    so name the commit it resolved to (the snapshot folder of the Hub cache), which makes the run reproducible."""
+    if source.hub is not None and source.hub.revision is None:
+        commit = path.parent.name if path.parent.parent.name == "snapshots" else "unknown"
+        logger.warning(
+            f"pre-trained '{source.name}': {source.hub.repo}/{source.hub.filename} has no pinned revision in seglab's "
+            f"table, so it was taken from the Hub's moving 'main' branch (commit {commit} here); the file may change "
+            "upstream (docs/pretrained.md lists which sources are pinned)"
+        )
+    return path
+
+
 def from_hub_cache(path: Path, source: PretrainedSource) -> bool:
     """Whether ``path`` is ``source``'s Hub file (inside the Hub cache's folder for its repo)."""
     return source.hub is not None and f"models--{source.hub.repo.replace('/', '--')}" in str(path)
 
 
-# ----------------------------------------------------------------------------- safetensors, without the package
-_DTYPES = {
-    "F64": torch.float64,
-    "F32": torch.float32,
-    "F16": torch.float16,
-    "BF16": torch.bfloat16,
-    "I64": torch.int64,
-    "I32": torch.int32,
-    "I16": torch.int16,
-    "I8": torch.int8,
-    "U8": torch.uint8,
-    "BOOL": torch.bool,
-}
-
-
 def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a ``.safetensors`` file (8-byte header length, JSON header, raw little-endian data):
-    plain data, nothing to execute, so no loader package is needed."""
+    """The tensors of a ``.safetensors`` file, read by the ``safetensors`` package: plain data (a JSON header
+    and raw tensor bytes), nothing in the file is executed. A damaged file is one ``CheckpointError`` line."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     path = Path(path)
-    data = path.read_bytes()
     try:
-        (length,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8 : 8 + length])
-    except (struct.error, ValueError) as err:
-        raise CheckpointError(f"'{path}' is not a safetensors file ({err}); download it again") from None
-    body = memoryview(data)[8 + length :]
-    state = {}
-    for key, info in header.items():
-        if key == "__metadata__":
-            continue
-        dtype = _DTYPES.get(info.get("dtype"))
-        start, end = info["data_offsets"]
-        if dtype is None or end > len(body):
-            raise CheckpointError(f"'{path}': tensor '{key}' is {info.get('dtype')} or truncated; download it again")
-        flat = torch.frombuffer(bytearray(body[start:end]), dtype=dtype) if end > start else torch.empty(0, dtype=dtype)
-        state[key] = flat.reshape(info["shape"])
-    return state
+        return load_file(path)
+    except (SafetensorError, ValueError, OSError) as err:
+        reason = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise CheckpointError(f"'{path}' is not a safetensors file ({reason}); download it again") from None

@@ -126,7 +126,7 @@ def test_a_hub_download_cut_short_is_resumed_where_it_stopped(servers, monkeypat
     assert ranges == [None, "bytes=300-"], fake.requests
 
 
-def test_safetensors_are_read_without_the_package(tmp_path):
+def test_safetensors_are_read_through_the_package(tmp_path):
     safetensors = pytest.importorskip("safetensors.torch")
     state = {"a": torch.randn(2, 3), "b": torch.arange(4, dtype=torch.int64), "c": torch.randn(3).half()}
     safetensors.save_file(state, tmp_path / "m.safetensors")

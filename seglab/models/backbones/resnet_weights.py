@@ -97,7 +97,12 @@ SOURCES = [
     PretrainedSource(
         "torchvision://resnet18",
         "https://download.pytorch.org/models/resnet18-5c106cde.pth",
-        _timm("timm/resnet18.tv_in1k", None, f"{_HF}/timm/resnet18.tv_in1k", "same weights"),
+        _timm(
+            "timm/resnet18.tv_in1k",
+            "590dfdd48494d2316a8385e1ca7fbec3b9359b35",
+            f"{_HF}/timm/resnet18.tv_in1k/commits/590dfdd48494d2316a8385e1ca7fbec3b9359b35/config.json",
+            "same weights",
+        ),
         timm_resnet_to_mmseg,
     ),
     PretrainedSource("torchvision://resnet34", "https://download.pytorch.org/models/resnet34-333f7ec4.pth"),

@@ -1,65 +1,110 @@
-"""Pre-trained sources of ViT (Segmenter): the original URLs (hash-checked), and the Hub repos holding the same or the nearest weights. No converter for the Hub layout
-is written yet, so loading uses the original URL; the Hub entries document where the weights live (TODO: pin
-their revisions from the Hub pages and add a key map with a parity test).
+"""Pre-trained sources of the ViT backbone (Segmenter, SETR, DPT and UPerNet-ViT/DeiT configs): the original
+URLs (hash-checked) and timm Hub files, converted on load by ``convert_timm_vit`` (vit.py: vit2mmseg.py's
+renaming; the ImageNet ``head`` dropped). The DeiT files are the non-distilled models: no distillation
+token, a plain ViT.
+
+The SETR, DPT and UPerNet configs name a local ``pretrain/*.pth`` that MMSegmentation's README has users
+convert from timm's release; registered here, that name is read from the local file when it exists, else
+fetched (Hub, then the original URL, whose timm layout the backbone converts on load too).
 """
 
 from __future__ import annotations
 
 from seglab.fileio.hub import HubFile
 from seglab.fileio.sources import PretrainedSource, register
+from seglab.models.backbones.vit import convert_timm_vit
 
+_SEGMENTER = "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segmenter"
+_JX = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-vitjx"
+_DEIT = "https://dl.fbaipublicfiles.com/deit"
+_JX_LARGE_NOTE = (
+    "the original Google in21k->in1k ViT-L/16 384 (jx_vit_large_p16_384) has no timm Hub copy; this is the same "
+    "architecture trained with the AugReg recipe"
+)
+
+
+# repo -> (commit sha, the Hub page that shows model.safetensors at that commit); a repo not here is unpinned
+_PINNED = {
+    "timm/deit_small_patch16_224.fb_in1k": (
+        "38e0e3a79073772ea54733b87885d3d7f6348e8a",
+        "https://huggingface.co/timm/deit_small_patch16_224.fb_in1k/tree/38e0e3a79073772ea54733b87885d3d7f6348e8a",
+    ),
+    "timm/deit_base_patch16_224.fb_in1k": (
+        "4c8c236981c8902ea7af4e83b6fe0270812e03d4",
+        "https://huggingface.co/timm/deit_base_patch16_224.fb_in1k/tree/4c8c236981c8902ea7af4e83b6fe0270812e03d4",
+    ),
+}
+
+
+def _timm(repo: str, relation: str, note: str) -> HubFile:
+    revision, page = _PINNED.get(repo, (None, f"https://huggingface.co/{repo}"))
+    return HubFile(repo, "model.safetensors", revision, "timm", relation, page, note, verified=revision is not None)
+
+
+def _segmenter(size: str, file: str) -> PretrainedSource:
+    hub = _timm(
+        f"timm/vit_{size}_patch16_384.augreg_in21k_ft_in1k",
+        "same weights",
+        "Segmenter's ViT is timm's AugReg in21k->in1k 384 model",
+    )
+    return PretrainedSource(f"{_SEGMENTER}/{file}", f"{_SEGMENTER}/{file}", hub, convert_timm_vit)
+
+
+_BASE_ORIG = "timm/vit_base_patch16_224.orig_in21k_ft_in1k"
+_LARGE_AUGREG = "timm/vit_large_patch16_384.augreg_in21k_ft_in1k"
 SOURCES = [
+    _segmenter("tiny", "vit_tiny_p16_384_20220308-cce8c795.pth"),
+    _segmenter("small", "vit_small_p16_384_20220308-410f6037.pth"),
+    _segmenter("base", "vit_base_p16_384_20220308-96dfe169.pth"),
+    _segmenter("large", "vit_large_p16_384_20220308-d4efb41d.pth"),
     PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segmenter/vit_tiny_p16_384_20220308-cce8c795.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segmenter/vit_tiny_p16_384_20220308-cce8c795.pth",
-        HubFile(
-            "timm/vit_tiny_patch16_384.augreg_in21k_ft_in1k",
-            "model.safetensors",
-            None,
-            "timm",
-            "same weights",
-            "https://huggingface.co/timm/vit_tiny_patch16_384.augreg_in21k_ft_in1k",
-            "Segmenter's ViT is timm's AugReg in21k->in1k 384 model",
-        ),
+        "pretrain/jx_vit_large_p16_384-b3be5167.pth",
+        f"{_JX}/jx_vit_large_p16_384-b3be5167.pth",
+        _timm(_LARGE_AUGREG, "nearest", _JX_LARGE_NOTE),
+        convert_timm_vit,
     ),
     PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segmenter/vit_small_p16_384_20220308-410f6037.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segmenter/vit_small_p16_384_20220308-410f6037.pth",
-        HubFile(
-            "timm/vit_small_patch16_384.augreg_in21k_ft_in1k",
-            "model.safetensors",
-            None,
-            "timm",
-            "same weights",
-            "https://huggingface.co/timm/vit_small_patch16_384.augreg_in21k_ft_in1k",
-            "Segmenter's ViT is timm's AugReg in21k->in1k 384 model",
+        "pretrain/vit_large_p16.pth",
+        f"{_JX}/jx_vit_large_p16_384-b3be5167.pth",
+        _timm(
+            _LARGE_AUGREG, "nearest", "SETR's README converts this file from jx_vit_large_p16_384; " + _JX_LARGE_NOTE
         ),
+        convert_timm_vit,
     ),
     PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segmenter/vit_base_p16_384_20220308-96dfe169.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segmenter/vit_base_p16_384_20220308-96dfe169.pth",
-        HubFile(
-            "timm/vit_base_patch16_384.augreg_in21k_ft_in1k",
-            "model.safetensors",
-            None,
-            "timm",
-            "same weights",
-            "https://huggingface.co/timm/vit_base_patch16_384.augreg_in21k_ft_in1k",
-            "Segmenter's ViT is timm's AugReg in21k->in1k 384 model",
-        ),
+        "pretrain/jx_vit_base_p16_224-80ecf9dd.pth",
+        f"{_JX}/jx_vit_base_p16_224-80ecf9dd.pth",
+        _timm(_BASE_ORIG, "same weights", "the original Google in21k->in1k ViT-B/16 (timm's 'orig' tag)"),
+        convert_timm_vit,
     ),
     PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segmenter/vit_large_p16_384_20220308-d4efb41d.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segmenter/vit_large_p16_384_20220308-d4efb41d.pth",
-        HubFile(
-            "timm/vit_large_patch16_384.augreg_in21k_ft_in1k",
-            "model.safetensors",
-            None,
-            "timm",
-            "same weights",
-            "https://huggingface.co/timm/vit_large_patch16_384.augreg_in21k_ft_in1k",
-            "Segmenter's ViT is timm's AugReg in21k->in1k 384 model",
+        "pretrain/vit-b16_p16_224-80ecf9dd.pth",
+        f"{_JX}/jx_vit_base_p16_224-80ecf9dd.pth",
+        _timm(_BASE_ORIG, "same weights", "DPT's name for jx_vit_base_p16_224 (same hash prefix)"),
+        convert_timm_vit,
+    ),
+    PretrainedSource(
+        "pretrain/vit_base_patch16_224.pth",
+        f"{_JX}/jx_vit_base_p16_224-80ecf9dd.pth",
+        _timm(
+            _BASE_ORIG,
+            "nearest",
+            "MMSegmentation does not say which ViT-B/16 this file was converted from; the original Google "
+            "in21k->in1k weights are assumed",
         ),
+        convert_timm_vit,
+    ),
+    PretrainedSource(
+        "pretrain/deit_small_patch16_224-cd65a155.pth",
+        f"{_DEIT}/deit_small_patch16_224-cd65a155.pth",
+        _timm("timm/deit_small_patch16_224.fb_in1k", "same weights", "the DeiT authors' file (not distilled)"),
+        convert_timm_vit,
+    ),
+    PretrainedSource(
+        "pretrain/deit_base_patch16_224-b5f2ef4d.pth",
+        f"{_DEIT}/deit_base_patch16_224-b5f2ef4d.pth",
+        _timm("timm/deit_base_patch16_224.fb_in1k", "same weights", "the DeiT authors' file (not distilled)"),
+        convert_timm_vit,
     ),
 ]
 register(*SOURCES, family="VisionTransformer")

@@ -199,11 +199,13 @@ def names_shipped_config(target: str) -> bool:
 def cmd_check_data(args: argparse.Namespace) -> int:
     from seglab.config_types import check_config_types
     from seglab.data.check import check_dataset, splits_from_config, splits_from_folder
+    from seglab.registry import import_custom_modules
 
     target = Path(args.target)
     if target.suffix == ".py" or names_shipped_config(args.target):
         cfg = load_config(args.target, args.cfg_options)
         check_config_types(cfg)  # model=(1, 2): one line naming the key
+        import_custom_modules(cfg.get("custom_imports"))  # a user's module may register the dataset or model types
         specs, classes = splits_from_config(cfg)
         num_classes, ignore_index = model_class_facts(cfg.get("model"))
         num_classes = args.num_classes or num_classes

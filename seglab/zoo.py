@@ -50,6 +50,7 @@ class ZooEntry:
     weights: str | None = None
     memory_gb: float | None = None
     batch_size: int | None = None
+    hub: str | None = None  # a fine-tuned Hub model this config loads as hf://REPO (docs/pretrained.md)
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -98,6 +99,8 @@ def _read_config_facts(name: str, path: Path, mtime_ns: int) -> ZooEntry:
     entry.crop = tuple(crop) if isinstance(crop, list | tuple) and len(crop) == 2 else None
     entry.iters = (cfg.get("train_cfg") or {}).get("max_iters")
     entry.dataset = ((cfg.get("test_dataloader") or {}).get("dataset") or {}).get("type")
+    load_from = str(cfg.get("load_from") or "")
+    entry.hub = load_from[len("hf://") :] if load_from.startswith("hf://") else None
     return entry
 
 
@@ -116,6 +119,7 @@ def _from_row(row: dict[str, Any], shipped: bool) -> ZooEntry:
         weights=row.get("weights"),
         memory_gb=row.get("memory_gb"),
         batch_size=row.get("batch_size"),
+        hub=row.get("hub"),
     )
 
 
@@ -157,7 +161,7 @@ def _cell(entry: ZooEntry, column: str) -> str:
 
 
 COLUMNS = (("name", "config"), ("dataset", "dataset"), ("crop", "crop"), ("iters", "iters"))
-COLUMNS += (("mIoU", "mIoU"), ("mIoU_ms_flip", "ms+flip"), ("weights", "checkpoint"))
+COLUMNS += (("mIoU", "mIoU"), ("mIoU_ms_flip", "ms+flip"), ("hub", "hub model"), ("weights", "checkpoint"))
 
 
 def format_table(rows: list[ZooEntry]) -> str:

@@ -23,6 +23,8 @@ from torch import nn
 
 from seglab.errors import CheckpointError
 from seglab.fileio.download import DownloadError, cached_download
+from seglab.fileio.hub import is_hf_uri
+from seglab.fileio.hub_models import convert_for_model, fetch_hub_source, is_model_folder, read_model_folder
 from seglab.fileio.pretrained import fetch_pretrained, from_hub_cache, read_safetensors
 from seglab.fileio.safe_pickle import not_a_checkpoint, safe_load
 from seglab.fileio.sources import (
@@ -104,6 +106,10 @@ def fetch(source: str) -> Path:
     """A local path for ``source``: a file, a registered pre-trained checkpoint (a local copy, the Hub, then its
     original URL: ``seglab.fileio.pretrained``), a URL (downloaded to the torch.hub cache and checked there on
     every use) or a named checkpoint (``open-mmlab://NAME``, ``torchvision://NAME``, ``mmcls://NAME``)."""
+    if is_hf_uri(str(source)):  # hf://USER/REPO[/FILE]: the Hub cache's file or model folder
+        return fetch_hub_source(str(source))
+    if is_model_folder(source):  # a folder holding what the Hub serves (config.json + weights)
+        return Path(source).expanduser()
     registered = known(source)
     if registered is not None and not Path(str(source)).expanduser().is_file():
         return fetch_pretrained(registered)
@@ -164,14 +170,15 @@ def load_checkpoint(model: nn.Module, source: str | Path, strict: bool = False, 
     """Load weights from a path or URL into ``model`` and return the report (also logged).
 
     ``prefix`` keeps only keys under it (e.g. ``backbone.``) and strips it."""
-    return apply_checkpoint(model, safe_load(fetch(str(source))), source, strict, prefix)
+    return apply_checkpoint(model, read_checkpoint(source), source, strict, prefix)
 
 
 def apply_checkpoint(
     model: nn.Module, checkpoint: Any, source: str | Path, strict: bool = False, prefix: str = ""
 ) -> LoadReport:
-    """Load the tensors of an already-read checkpoint into ``model``; logs what was skipped."""
-    state = extract_state_dict(checkpoint, source)
+    """Load the tensors of an already-read checkpoint into ``model``; logs what was skipped. A Hub model's
+    tensors (transformers layout) are first converted into the model's keys by its families' key maps."""
+    state = extract_state_dict(convert_for_model(model, checkpoint), source)
     if prefix:
         state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     report = load_state_dict(model, state, strict)
@@ -183,7 +190,10 @@ def apply_checkpoint(
 
 def read_checkpoint(source: str | Path) -> dict:
     """The whole checkpoint (meta, state_dict, optimizer ...) as plain data."""
-    obj = safe_load(fetch(str(source)))
+    path = fetch(str(source))
+    if path.is_dir():
+        return read_model_folder(path, source)
+    obj = {"state_dict": read_safetensors(path)} if path.suffix == ".safetensors" else safe_load(path)
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint '{source}' is not a dict")
     return obj

@@ -13,8 +13,9 @@ import torch
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.fileio import sources
+from seglab.fileio import hub_models, sources
 from seglab.fileio.checkpoint import apply_checkpoint, read_pretrained
+from seglab.models.hub_models import convert_hub_model
 from seglab.models.weight_init import init_weights, pretrained_cfgs
 from seglab.registry import MODELS
 
@@ -31,6 +32,7 @@ def load_weight_tables() -> None:
 
 
 sources.set_loader(load_weight_tables)  # read when a pre-trained name is first looked up, not at import
+hub_models.set_model_converter(convert_hub_model)  # Hub models (transformers layout) -> config's keys
 
 
 def build_model(cfg: dict, load_pretrained: bool = True) -> nn.Module:

@@ -1,12 +1,68 @@
-"""Pre-trained sources of Swin: the original URLs (hash-checked), and the Hub repos holding the same or the nearest weights. No converter for the Hub layout
-is written yet, so loading uses the original URL; the Hub entries document where the weights live (TODO: pin
-their revisions from the Hub pages and add a key map with a parity test).
+"""Pre-trained sources of Swin: the original URLs (hash-checked) and the Swin authors' weights on the Hub in the
+transformers layout (``microsoft/swin-*``, revisions pinned where verified), with the key map from transformers' Swin
+(``swin.*`` in a classifier, ``backbone.*`` inside ``UperNetForSemanticSegmentation``) to MMSegmentation's
+``SwinTransformer``: query/key/value fused, and the patch-merging tensors reordered from the authors' 2x2
+concatenation (top-left, bottom-left, top-right, bottom-right) to the unfold order MMSegmentation uses.
 """
 
 from __future__ import annotations
 
+import torch
+
 from seglab.fileio.hub import HubFile
 from seglab.fileio.sources import PretrainedSource, register
+
+_BLOCK = r"encoder\.layers\.(\d+)\.blocks\.(\d+)\."
+_ATTN = r"stages.\1.blocks.\2.attn.w_msa."
+SWIN_RULES = (
+    (r"embeddings\.patch_embeddings\.projection\.(weight|bias)", r"patch_embed.projection.\1"),
+    (r"embeddings\.norm\.(weight|bias)", r"patch_embed.norm.\1"),
+    (_BLOCK + r"layernorm_before\.(weight|bias)", r"stages.\1.blocks.\2.norm1.\3"),
+    (_BLOCK + r"layernorm_after\.(weight|bias)", r"stages.\1.blocks.\2.norm2.\3"),
+    (_BLOCK + r"attention\.self\.relative_position_bias_table", _ATTN + "relative_position_bias_table"),
+    (_BLOCK + r"attention\.self\.(query|key|value)\.(weight|bias)", _ATTN + r"\3.\4"),
+    (_BLOCK + r"attention\.output\.dense\.(weight|bias)", _ATTN + r"proj.\3"),
+    (_BLOCK + r"intermediate\.dense\.(weight|bias)", r"stages.\1.blocks.\2.ffn.layers.0.0.\3"),
+    (_BLOCK + r"output\.dense\.(weight|bias)", r"stages.\1.blocks.\2.ffn.layers.1.\3"),
+    (r"encoder\.layers\.(\d+)\.downsample\.(norm|reduction)\.(weight|bias)", r"stages.\1.downsample.\2.\3"),
+    (r"hidden_states_norms\.stage1\.(weight|bias)", r"norm0.\1"),
+    (r"hidden_states_norms\.stage2\.(weight|bias)", r"norm1.\1"),
+    (r"hidden_states_norms\.stage3\.(weight|bias)", r"norm2.\1"),
+    (r"hidden_states_norms\.stage4\.(weight|bias)", r"norm3.\1"),
+)
+_MERGE_ORDER = [0, 2, 1, 3]  # authors' (x00, x10, x01, x11) -> unfold's (x00, x01, x10, x11)
+
+
+def merge_to_unfold_order(tensor: torch.Tensor) -> torch.Tensor:
+    """A patch-merging tensor over 4*C inputs from the authors' [quadrant, channel] order to nn.Unfold's
+    [channel, quadrant] order (the last axis for a reduction weight, the only axis for the norm)."""
+    lead, width = tensor.shape[:-1], tensor.shape[-1]
+    quadrants = tensor.reshape(*lead, 4, width // 4)[..., _MERGE_ORDER, :]
+    return quadrants.transpose(-1, -2).reshape(*lead, width)
+
+
+def transformers_swin_to_mmseg(
+    state: dict[str, torch.Tensor], prefix: str = "swin."
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """transformers' Swin tensors (under ``prefix``) in ``SwinTransformer``'s keys; and the keys left over."""
+    from seglab.models.hub_models import fuse_qkv, rename
+
+    out, unmatched = rename(state, SWIN_RULES, prefix)
+    for key in [k for k in out if k.endswith(".w_msa.query.weight")]:
+        base = key[: -len("query.weight")]
+        fuse_qkv(out, tuple(f"{base}{name}.{{}}" for name in ("query", "key", "value")), f"{base}qkv")
+        for leaf in ("weight", "bias"):  # nn.MultiheadAttention's names -> Swin's qkv Linear
+            if f"{base}qkv.in_proj_{leaf}" in out:
+                out[f"{base}qkv.{leaf}"] = out.pop(f"{base}qkv.in_proj_{leaf}")
+    for key in [k for k in out if ".downsample." in k]:
+        out[key] = merge_to_unfold_order(out[key])
+    return out, unmatched
+
+
+def _from_transformers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """An ImageNet Swin from the Hub (``SwinForImageClassification``; its final norm and classifier dropped)."""
+    return transformers_swin_to_mmseg(state)[0]
+
 
 SOURCES = [
     PretrainedSource(
@@ -15,12 +71,14 @@ SOURCES = [
         HubFile(
             "microsoft/swin-tiny-patch4-window7-224",
             "pytorch_model.bin",
-            None,
+            "466da6dc48d9ea0905d48d73d74331cfa3906054",
             "transformers",
             "same weights",
-            "https://huggingface.co/microsoft/swin-tiny-patch4-window7-224",
+            "https://huggingface.co/microsoft/swin-tiny-patch4-window7-224/tree/466da6dc48d9ea0905d48d73d74331cfa3906054",
             "the Swin authors' release, transformers layout",
+            verified=True,
         ),
+        _from_transformers,
     ),
     PretrainedSource(
         "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_tiny_patch4_window7_224_20220308-f41b89d3.pth",
@@ -28,12 +86,14 @@ SOURCES = [
         HubFile(
             "microsoft/swin-tiny-patch4-window7-224",
             "pytorch_model.bin",
-            None,
+            "466da6dc48d9ea0905d48d73d74331cfa3906054",
             "transformers",
             "same weights",
-            "https://huggingface.co/microsoft/swin-tiny-patch4-window7-224",
+            "https://huggingface.co/microsoft/swin-tiny-patch4-window7-224/tree/466da6dc48d9ea0905d48d73d74331cfa3906054",
             "the Swin authors' release, transformers layout",
+            verified=True,
         ),
+        _from_transformers,
     ),
     PretrainedSource(
         "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_small_patch4_window7_224_20220317-7ba6d6dd.pth",
@@ -41,12 +101,14 @@ SOURCES = [
         HubFile(
             "microsoft/swin-small-patch4-window7-224",
             "pytorch_model.bin",
-            None,
+            "cfd52a4540878357edb854d72da6aadc694aefa2",
             "transformers",
             "same weights",
-            "https://huggingface.co/microsoft/swin-small-patch4-window7-224",
+            "https://huggingface.co/microsoft/swin-small-patch4-window7-224/tree/cfd52a4540878357edb854d72da6aadc694aefa2",
             "the Swin authors' release, transformers layout",
+            verified=True,
         ),
+        _from_transformers,
     ),
     PretrainedSource(
         "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window7_224_20220317-e9b98025.pth",
@@ -54,12 +116,14 @@ SOURCES = [
         HubFile(
             "microsoft/swin-base-patch4-window7-224",
             "pytorch_model.bin",
-            None,
+            "2c296f77a5e9a99899cd2c9e3fb0182a4198a153",
             "transformers",
             "same weights",
-            "https://huggingface.co/microsoft/swin-base-patch4-window7-224",
+            "https://huggingface.co/microsoft/swin-base-patch4-window7-224/tree/2c296f77a5e9a99899cd2c9e3fb0182a4198a153",
             "the Swin authors' release, transformers layout",
+            verified=True,
         ),
+        _from_transformers,
     ),
     PretrainedSource(
         "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window7_224_22k_20220317-4f79f7c0.pth",
@@ -67,12 +131,14 @@ SOURCES = [
         HubFile(
             "microsoft/swin-base-patch4-window7-224-in22k",
             "pytorch_model.bin",
-            None,
+            "14620aedef9a932661843863bbaf1a0360162ad4",
             "transformers",
             "same weights",
-            "https://huggingface.co/microsoft/swin-base-patch4-window7-224-in22k",
+            "https://huggingface.co/microsoft/swin-base-patch4-window7-224-in22k/commits/14620aedef9a932661843863bbaf1a0360162ad4/pytorch_model.bin",
             "the Swin authors' release, transformers layout",
+            verified=True,
         ),
+        _from_transformers,
     ),
     PretrainedSource(
         "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window12_384_20220317-55b0104a.pth",
@@ -80,12 +146,14 @@ SOURCES = [
         HubFile(
             "microsoft/swin-base-patch4-window12-384",
             "pytorch_model.bin",
-            None,
+            "7e1199fe04c46bbc455eddf85b25d01c1ae10b02",
             "transformers",
             "same weights",
-            "https://huggingface.co/microsoft/swin-base-patch4-window12-384",
+            "https://huggingface.co/microsoft/swin-base-patch4-window12-384/tree/7e1199fe04c46bbc455eddf85b25d01c1ae10b02",
             "the Swin authors' release, transformers layout",
+            verified=True,
         ),
+        _from_transformers,
     ),
     PretrainedSource(
         "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window12_384_22k_20220317-e5c09f74.pth",
@@ -99,6 +167,7 @@ SOURCES = [
             "https://huggingface.co/microsoft/swin-base-patch4-window12-384-in22k",
             "the Swin authors' release, transformers layout",
         ),
+        _from_transformers,
     ),
     PretrainedSource(
         "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window7_224_22k_20220412-aeecf2aa.pth",
@@ -106,12 +175,14 @@ SOURCES = [
         HubFile(
             "microsoft/swin-large-patch4-window7-224-in22k",
             "pytorch_model.bin",
-            None,
+            "7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71",
             "transformers",
             "same weights",
-            "https://huggingface.co/microsoft/swin-large-patch4-window7-224-in22k",
+            "https://huggingface.co/microsoft/swin-large-patch4-window7-224-in22k/tree/7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71",
             "the Swin authors' release, transformers layout",
+            verified=True,
         ),
+        _from_transformers,
     ),
     PretrainedSource(
         "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window7_224_22k_20220308-d5bdebaf.pth",
@@ -119,12 +190,14 @@ SOURCES = [
         HubFile(
             "microsoft/swin-large-patch4-window7-224-in22k",
             "pytorch_model.bin",
-            None,
+            "7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71",
             "transformers",
             "same weights",
-            "https://huggingface.co/microsoft/swin-large-patch4-window7-224-in22k",
+            "https://huggingface.co/microsoft/swin-large-patch4-window7-224-in22k/tree/7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71",
             "the Swin authors' release, transformers layout",
+            verified=True,
         ),
+        _from_transformers,
     ),
     PretrainedSource(
         "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window12_384_22k_20220412-6580f57d.pth",
@@ -132,12 +205,14 @@ SOURCES = [
         HubFile(
             "microsoft/swin-large-patch4-window12-384-in22k",
             "pytorch_model.bin",
-            None,
+            "d135695e1c8182d429860e6aa52f514a926b0b51",
             "transformers",
             "same weights",
-            "https://huggingface.co/microsoft/swin-large-patch4-window12-384-in22k",
+            "https://huggingface.co/microsoft/swin-large-patch4-window12-384-in22k/tree/d135695e1c8182d429860e6aa52f514a926b0b51",
             "the Swin authors' release, transformers layout",
+            verified=True,
         ),
+        _from_transformers,
     ),
 ]
 register(*SOURCES, family="SwinTransformer")

@@ -2,7 +2,9 @@
 Twins authors' weights. timm keeps the authors' names (``patch_embeds``, ``blocks.i.j.attn.q/kv/proj/sr``,
 ``pos_block``), so the Hub file converts as the original release does (``convert_original_twins``,
 twins2mmseg.py's renaming: packed ``in_proj`` from ``q`` + ``kv``, ``ffn.layers``, ``position_encodings``;
-head and closing norm dropped).
+head and closing norm dropped). The SVT configs' ``norm_list`` (``norm_after_stage``: a LayerNorm after each
+stage, feeding the next) is MMSegmentation's addition, in no file: it starts at its init, so those
+features differ from timm's Twins by design (tests/fileio/test_timm_parity_transformers.py).
 """
 
 from __future__ import annotations

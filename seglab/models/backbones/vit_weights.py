@@ -1,7 +1,8 @@
 """Pre-trained sources of the ViT backbone (Segmenter, SETR, DPT and UPerNet-ViT/DeiT configs): the original
 URLs (hash-checked) and timm Hub files, converted on load by ``convert_timm_vit`` (vit.py: vit2mmseg.py's
 renaming; the ImageNet ``head`` dropped). The DeiT files are the non-distilled models: no distillation
-token, a plain ViT.
+token, a plain ViT. The configs leave ``patch_bias`` False, as MMSegmentation's, so the files' patch
+projection bias is reported unexpected and not loaded, whichever source gives the file.
 
 The SETR, DPT and UPerNet configs name a local ``pretrain/*.pth`` that MMSegmentation's README has users
 convert from timm's release; registered here, that name is read from the local file when it exists, else

@@ -240,5 +240,16 @@ HOOKS = {
     "SegVisualizationHook": "seglab.engine.hooks.visualization:SegVisualizationHook",
 }
 
+# Fine-tuned transformers models (``hf://USER/REPO``): the class named in the Hub's config.json "architectures"
+# -> the family's converter ``"module:function"``, read by seglab.models.hub_models when such a model loads.
+HUB_MODELS = {
+    "SegformerForSemanticSegmentation": "seglab.models.heads.segformer_hf:convert",
+    "UperNetForSemanticSegmentation": "seglab.models.heads.upernet_hf:convert",
+    "BeitForSemanticSegmentation": "seglab.models.backbones.beit_hf:convert",
+    "DPTForSemanticSegmentation": "seglab.models.heads.dpt_hf:convert",
+    "Mask2FormerForUniversalSegmentation": "seglab.models.heads.mask2former_hf:convert",
+    "MaskFormerForInstanceSegmentation": "seglab.models.heads.maskformer_hf:convert",
+}
+
 # Import names that differ from the package to pip-install, for the "missing package" message.
 PIP_NAMES = {"cv2": "opencv-python-headless", "sklearn": "scikit-learn", "PIL": "pillow", "yaml": "pyyaml"}

@@ -4,8 +4,8 @@ holding what the Hub serves) loaded into a config's model: the ``architectures``
 reuses its backbone's map; this module checks the result against the model and reports in one line when
 the Hub model and the config's model differ (classes, depth, width).
 
-``ARCHITECTURES`` maps transformers class names (not seglab's) to the converter modules, imported lazily like
-the catalog, so a family's converter is read only when its Hub model is loaded.
+``seglab.catalog.HUB_MODELS`` maps transformers class names (not seglab's) to the converters
+(``"module:function"``), imported only when a Hub model of that class is loaded.
 """
 
 from __future__ import annotations
@@ -18,14 +18,10 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from seglab.catalog import HUB_MODELS
 from seglab.errors import CheckpointError
 
 logger = logging.getLogger("seglab")
-ARCHITECTURES = {
-    "SegformerForSemanticSegmentation": "seglab.models.heads.segformer_hf",
-    "UperNetForSemanticSegmentation": "seglab.models.heads.upernet_hf",
-    "BeitForSemanticSegmentation": "seglab.models.backbones.beit_hf",
-}  # not yet: DPTForSemanticSegmentation, Mask2FormerForUniversalSegmentation, MaskFormerForInstanceSegmentation
 CLASSIFIERS = ("conv_seg.", "cls_embed.", "classifier.")  # tensors whose shape is the number of classes
 _SIZE_KEYS = ("hidden_sizes", "depths", "embed_dim", "hidden_size", "num_hidden_layers", "num_queries")
 
@@ -35,10 +31,7 @@ def convert_hub_model(model: nn.Module, config: dict, state: dict[str, torch.Ten
     a different number of classes is one warning (the classifier is then skipped, as for any checkpoint),
     a different depth or width is one CheckpointError naming both models."""
     arch = (config.get("architectures") or ["?"])[0]
-    if arch not in ARCHITECTURES:
-        known = ", ".join(sorted(ARCHITECTURES))
-        raise CheckpointError(f"{source} is a {arch}: seglab converts only {known}")
-    converted, dropped = importlib.import_module(ARCHITECTURES[arch]).convert(config, state, model)
+    converted, dropped = hub_converter(arch, source)(config, state, model)
     own = model.state_dict()
     wrong = [k for k, v in converted.items() if k in own and own[k].shape != v.shape]
     structural = [k for k in wrong if not k.split(".", 1)[-1].startswith(CLASSIFIERS)]
@@ -69,6 +62,14 @@ def convert_hub_model(model: nn.Module, config: dict, state: dict[str, torch.Ten
         f"with no place in seglab's model ({_first(dropped)}); left unloaded {len(unloaded)} ({_first(unloaded)})"
     )
     return converted
+
+
+def hub_converter(arch: str, source: str = "this Hub model"):
+    """The converter ``(hub_config, hub_state, model) -> (state, dropped keys)`` the catalog names for ``arch``."""
+    if arch not in HUB_MODELS:
+        raise CheckpointError(f"{source} is a {arch}: seglab converts only {', '.join(sorted(HUB_MODELS))}")
+    module, function = HUB_MODELS[arch].split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def hub_summary(config: dict) -> str:

@@ -194,3 +194,72 @@ def test_hf_uri_load_from_and_a_pytorch_model_bin_folder_load_the_same_model(tmp
         expected = theirs(pixel_values=x).logits
         for ours in (from_hub, from_bin, trained.eval()):
             assert_close(ours.decode_head(ours.backbone(x)), expected)
+
+
+DPT = "dpt_vit-l16_hf-intel_ade20k-480x480"
+
+
+@pytest.mark.parametrize("batch_norm", [True, False], ids=["bn-residuals", "biased-residuals"])
+def test_dpt_from_a_hub_folder_gives_the_hub_models_logits(tmp_path, batch_norm):
+    config = transformers.DPTConfig(
+        hidden_size=16,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=32,
+        image_size=64,
+        backbone_out_indices=[0, 1, 3, 2],
+        neck_hidden_sizes=[4, 8, 16, 16],
+        fusion_hidden_size=8,
+        use_batch_norm_in_fusion_residual=batch_norm,
+        num_labels=5,
+    )
+    theirs = randomise(transformers.DPTForSemanticSegmentation(config))
+    folder = save_hub_model(theirs, tmp_path / "dpt")
+    sizes = {
+        "model.backbone.embed_dims": 16,
+        "model.backbone.num_layers": 4,
+        "model.backbone.num_heads": 2,
+        "model.backbone.mlp_ratio": 2,
+        "model.backbone.img_size": 64,
+        "model.backbone.out_indices": [0, 1, 3, 2],
+        "model.decode_head.in_channels": [16] * 4,
+        "model.decode_head.embed_dims": 16,
+        "model.decode_head.post_process_channels": [4, 8, 16, 16],
+        "model.decode_head.channels": 8,
+        "model.decode_head.num_classes": 5,
+    }
+    ours = init_model(shrunk_config(DPT, sizes), str(folder))
+    x = torch.randn(1, 3, 96, 96)  # not the 64x64 of the position embedding: both resize it (square only)
+    with torch.no_grad():
+        logits = ours.decode_head(ours.backbone(x))
+        logits = torch.nn.functional.interpolate(logits, size=(96, 96), mode="bilinear", align_corners=True)
+        assert_close(logits, theirs(pixel_values=x).logits)
+
+
+def test_dpt_in_a_config_that_computes_differently_warns_in_one_line_each(tmp_path, caplog):
+    config = transformers.DPTConfig(
+        hidden_size=16, num_hidden_layers=4, num_attention_heads=2, intermediate_size=32, image_size=64,
+        backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[4, 8, 16, 16], fusion_hidden_size=8, num_labels=5,
+    )  # fmt: skip
+    folder = save_hub_model(randomise(transformers.DPTForSemanticSegmentation(config)), tmp_path / "dpt")
+    sizes = {
+        "model.pretrained": None,
+        "model.backbone.embed_dims": 16,
+        "model.backbone.num_layers": 4,
+        "model.backbone.num_heads": 2,
+        "model.backbone.mlp_ratio": 2,
+        "model.backbone.img_size": 64,
+        "model.backbone.patch_bias": True,
+        "model.backbone.out_indices": [0, 1, 2, 3],
+        "model.decode_head.in_channels": [16] * 4,
+        "model.decode_head.embed_dims": 16,
+        "model.decode_head.post_process_channels": [4, 8, 16, 16],
+        "model.decode_head.channels": 8,
+        "model.decode_head.num_classes": 5,
+    }
+    with caplog.at_level(logging.WARNING, logger="seglab"):
+        init_model(shrunk_config("dpt_vit-b16_8xb2-160k_ade20k-512x512", sizes), str(folder))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("interpolate_mode='bilinear'" in w for w in warnings), warnings
+    assert any("align_corners=True" in w for w in warnings), warnings
+    assert all(len(w.splitlines()) == 1 for w in warnings)

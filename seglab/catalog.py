@@ -124,6 +124,8 @@ MODELS = {
         "BEiT": "seglab.models.backbones.beit:BEiT",
         "MAE": "seglab.models.backbones.mae:MAE",
         "MSCAN": "seglab.models.backbones.mscan:MSCAN",
+        "DINOv2": "seglab.models.backbones.dinov2:DINOv2",
+        "DINOv3": "seglab.models.backbones.dinov3:DINOv3",
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",
@@ -137,6 +139,7 @@ MODELS = {
         "ASPPHead": "seglab.models.heads.deeplabv3:ASPPHead",
         "DepthwiseSeparableASPPHead": "seglab.models.heads.deeplabv3:DepthwiseSeparableASPPHead",
         "FCNHead": "seglab.models.heads.fcn:FCNHead",
+        "BNHead": "seglab.models.heads.bn_head:BNHead",
         "DepthwiseSeparableFCNHead": "seglab.models.heads.fcn:DepthwiseSeparableFCNHead",
         "PSPHead": "seglab.models.heads.pspnet:PSPHead",
         "UPerHead": "seglab.models.heads.upernet:UPerHead",

@@ -126,6 +126,8 @@ MODELS = {
         "MSCAN": "seglab.models.backbones.mscan:MSCAN",
         "DINOv2": "seglab.models.backbones.dinov2:DINOv2",
         "DINOv3": "seglab.models.backbones.dinov3:DINOv3",
+        "TIMMBackbone": "seglab.models.backbones.timm_backbone:TIMMBackbone",
+        "mmpretrain.TIMMBackbone": "seglab.models.backbones.timm_backbone:MMPretrainTIMMBackbone",
     },
     "neck": {
         "FPN": "seglab.models.necks.fpn:FPN",

@@ -11,7 +11,9 @@ import torch
 from hypothesis import Phase, settings
 
 from seglab.data.synthetic import DummySpec, make_dummy_dataset
+from tests.torchvision_stand_in import install_torchvision_stand_in
 
+install_torchvision_stand_in()  # timm (a test-only install, see .ci/run) imports torchvision when it loads
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference"
 

@@ -24,7 +24,13 @@ from torch import nn
 from seglab.errors import CheckpointError
 from seglab.fileio.download import DownloadError, cached_download
 from seglab.fileio.hub import is_hf_uri
-from seglab.fileio.hub_models import convert_for_model, fetch_hub_source, is_model_folder, read_model_folder
+from seglab.fileio.hub_models import (
+    convert_for_model,
+    fetch_hub_source,
+    is_model_folder,
+    read_model_folder,
+    weights_file,
+)
 from seglab.fileio.pretrained import fetch_pretrained, from_hub_cache, read_safetensors
 from seglab.fileio.safe_pickle import not_a_checkpoint, safe_load
 from seglab.fileio.sources import (
@@ -77,7 +83,9 @@ def read_pretrained(source: str) -> dict[str, torch.Tensor]:
     registered = known(source)
     if registered is not None and registered.hub is not None and from_hub_cache(path, registered):
         return convert_hub_state(registered, read_state(path, source))
-    state = extract_state_dict(safe_load(path), source)
+    if path.is_dir():  # a local Hub folder: its weights file; the backbone's adapt_pretrained reads its layout
+        path = weights_file(path)
+    state = read_state(path, source)
     if source.startswith("mmcls://"):
         state = {k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")}
     return state

@@ -1,42 +1,17 @@
-"""timm (test extra) imports torchvision at import time; where no torchvision wheel matches the installed
-torch (a CPU-only torch here), a stand-in module lets timm build its models, which never call into it."""
+"""Shared pieces of the Hub tests: an offline Hub cache to plant files in, the timm model builders, and the
+torchvision stand-in timm needs (tests/torchvision_stand_in.py)."""
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import importlib.util
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from unittest import mock
 
 import pytest
 import torch
 
 from seglab.fileio.hub import HubFile
 
-
-class _TorchvisionStandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, name, path, target=None):
-        if name == "torchvision" or name.startswith("torchvision."):
-            return importlib.machinery.ModuleSpec(name, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        module = mock.MagicMock(name=spec.name)
-        module.__path__, module.__spec__, module.__name__ = [], spec, spec.name
-        return module
-
-    def exec_module(self, module) -> None:
-        pass
-
-
-def install_torchvision_stand_in() -> None:
-    """Let ``import timm`` work without torchvision (only when torchvision is not importable)."""
-    if "timm" in sys.modules or importlib.util.find_spec("torchvision") is not None:
-        return
-    sys.meta_path.insert(0, _TorchvisionStandIn())
+from ..torchvision_stand_in import install_torchvision_stand_in  # noqa: F401 (the timm tests import it from here)
 
 
 def plant_hub_file(cache: Path, hub_file: HubFile, data: bytes) -> None:

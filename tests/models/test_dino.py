@@ -19,12 +19,19 @@ SMALL = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=2)
 
 
 def _seglab_backbone(config: str, overrides: dict, folder):
-    cfg = shrunk_config(config, {"model.backbone.init_cfg": None, **overrides})
+    """The config's backbone with the Hub folder as its pre-trained checkpoint, the way a user names one
+    (``init_cfg=dict(type='Pretrained', checkpoint=FOLDER)``); every tensor must find its place."""
+    cfg = shrunk_config(config, overrides)
     model = build_model(cfg.model, load_pretrained=False).eval()
     state = model.backbone.adapt_pretrained(read_state(folder / "model.safetensors"))
     report = apply_checkpoint(model.backbone, state, str(folder))
     assert report.missing == [] and report.unexpected == [], (report.missing, report.unexpected)
-    return model.backbone
+    init_cfg = dict(type="Pretrained", checkpoint=str(folder))
+    cfg = shrunk_config(config, {**overrides, "model.backbone.init_cfg": init_cfg})
+    loaded = build_model(cfg.model).eval()  # the config path: read_pretrained on a local Hub folder
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(loaded.backbone.state_dict()[key], value), key
+    return loaded.backbone
 
 
 def _reference_features(hub_model, pixels, norm, prefix):

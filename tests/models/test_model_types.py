@@ -37,6 +37,7 @@ RESNET = dict(depth=18, stem_channels=8, base_channels=8, norm_cfg=NORM)
 FEATURES = [(8, 16, 16), (16, 8, 8), (32, 8, 8), (64, 8, 8)]
 HEAD = dict(channels=8, num_classes=3, norm_cfg=NORM)
 
+TIMM_RESNET = dict(layers=(1, 1, 1, 1), channels=(4, 8, 8, 8), stem_width=4)
 ROWS: dict[str, dict] = {
     # segmentors: a whole model
     "EncoderDecoder": dict(model=TINY_MODEL),
@@ -86,6 +87,11 @@ ROWS: dict[str, dict] = {
     "BEiT": dict(backbone=dict(img_size=64, embed_dims=8, num_layers=2, num_heads=2, out_indices=[0, 1], final_norm=True)),
     "MAE": dict(backbone=dict(img_size=64, embed_dims=8, num_layers=2, num_heads=2, out_indices=-1)),
     "MSCAN": dict(backbone=dict(embed_dims=[4, 8, 8, 8], depths=[1, 1, 1, 1], norm_cfg=NORM)),
+    # timm's ResNet-18 shrunk (timm is a test extra; tests/models/test_timm_backbone.py builds 23 other models)
+    "TIMMBackbone": dict(backbone=dict(model_name="resnet18", pretrained=False, **TIMM_RESNET)),
+    "mmpretrain.TIMMBackbone": dict(backbone=dict(model_name="resnet18", **TIMM_RESNET)),
+    "DINOv2": dict(backbone=dict(img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2, out_indices=(0, 1))),
+    "DINOv3": dict(backbone=dict(img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2, out_indices=(0, 1))),
     "VisionTransformer": dict(
         backbone=dict(img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2, out_indices=(0, 1))
     ),
@@ -192,6 +198,7 @@ ROWS: dict[str, dict] = {
     ),
     # heads
     "FCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3}),
+    "BNHead": dict(head={**HEAD, "in_channels": 64, "channels": 64, "in_index": 3}),  # BN + 1x1 conv on the input
     "DepthwiseSeparableFCNHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "dw_act_cfg": dict(type="ReLU")}),
     "ASPPHead": dict(head={**HEAD, "in_channels": 64, "in_index": 3, "dilations": (1, 2)}),
     "DepthwiseSeparableASPPHead": dict(
@@ -346,6 +353,8 @@ def assert_gradients_reach(module: torch.nn.Module, *leaves: torch.Tensor) -> No
 
 @pytest.mark.parametrize("name", sorted(ROWS))
 def test_build_forward_backward(name):
+    if "TIMMBackbone" in name:
+        pytest.importorskip("timm")  # an optional extra: installed for the tests by .ci/run
     row = copy.deepcopy(ROWS[name])
     kind = MODELS.kind_of(name)
     if "cascade" in row:  # a later cascade stage: the CascadeEncoderDecoder row's model with it as stage 2

@@ -1,4 +1,4 @@
-"""The ``seglab`` command: train, test, infer, plot, benchmark, quickstart, make-dummy, check-data, prepare, zoo.
+"""The ``seglab`` command: train, test, infer, tile, plot, benchmark, quickstart, make-dummy, check-data, prepare, zoo.
 
 User mistakes raise ``SeglabError`` subclasses; they are printed as one line (``--debug`` shows
 the traceback) and the command exits with status 2.
@@ -60,7 +60,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if args.show:
         print("--show needs a display; saving pictures instead is --show-dir DIR", file=sys.stderr)
     cfg.launcher = args.launcher  # as MMSegmentation's tools/train.py and test.py
-    Runner.from_cfg(cfg).test(args.show_dir, args.confusion_matrix, args.out, args.tta)
+    Runner.from_cfg(cfg).test(args.show_dir, args.confusion_matrix, args.out, args.tta, args.amp)
     return 0
 
 
@@ -93,13 +93,48 @@ def cmd_infer(args: argparse.Namespace) -> int:
         options = parse_cfg_options(args.cfg_options)
         expand_inputs(args.inputs, args.out)  # an output name clash fails before the model is built
         model, inputs = init_model(args.config, args.checkpoint, default_device(args.device), options), args.inputs
-    written, failed = infer_files(model, inputs, args.out, args.opacity, args.tta, args.tta_scales)
+        scenes, inputs = split_scenes(model, args, inputs)
+        if scenes and not inputs:
+            return 0
+    amp_dtype = None
+    if args.amp and hasattr(model, "parameters"):  # not an exported (ONNX) model
+        from seglab.engine.amp import choose_inference_dtype
+
+        amp_dtype = choose_inference_dtype(next(model.parameters()).device.type, args.amp)
+    written, failed = infer_files(model, inputs, args.out, args.opacity, args.tta, args.tta_scales, amp_dtype)
     print(f"wrote labels and overlays for {len(written)} image(s) to {Path(args.out).resolve()}")
     for path, reason in failed:
         print(f"failed: {path}: {reason}", file=sys.stderr)
     if failed:
         print(f"{len(failed)} input(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def split_scenes(model, args: argparse.Namespace, inputs: list[str]) -> tuple[list[str], list[str]]:
+    """Run scene inference on the .tif/.tiff inputs that are scenes; (scenes, the other inputs)."""
+    from seglab.scene_inference import infer_scene, is_scene
+
+    scenes = [item for item in inputs if is_scene(model.cfg, item, args.tile is not None)]
+    for item in scenes:
+        out = Path(args.out) / f"{Path(item).stem}.tif"
+        result = infer_scene(model, item, out, args.tile, args.overlap, args.tile_batch, args.overlay, args.opacity)
+        resumed = f" (resumed at row {result.resumed_from_row})" if result.resumed_from_row else ""
+        extra = f" and {result.overlay.resolve()}" if result.overlay else ""
+        print(f"wrote {out.resolve()}{extra}{resumed}")
+    return scenes, [item for item in inputs if item not in scenes]
+
+
+def cmd_tile(args: argparse.Namespace) -> int:
+    from seglab.data.tiling import cut_scene
+
+    counts = cut_scene(
+        args.scene, args.label, args.out, args.size, args.overlap, args.val_fraction, args.block, args.seed
+    )
+    print(
+        f"wrote {counts.train} train and {counts.val} val tiles to {Path(args.out).resolve()}/img_dir and ann_dir "
+        f"({counts.dropped_at_split_edges} dropped where train and val meet, {counts.skipped_nodata} all nodata)"
+    )
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -281,6 +316,17 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from seglab.publish import publish, upload
+
+    folder = publish(args.work_dir, args.out_dir, args.publish_checkpoint, repo=args.to or "")
+    print(f"published: {folder} (config.py, model.safetensors, README.md)")
+    if args.to:
+        commit = upload(folder, args.to)
+        print(f"uploaded: {args.to} at commit {commit or '?'}; load it with init_model('{args.to}')")
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from seglab.quickstart import run_quickstart
 
@@ -296,10 +342,12 @@ COMMANDS = {
     "prepare": cmd_prepare,
     "quickstart": cmd_quickstart,
     "infer": cmd_infer,
+    "tile": cmd_tile,
     "export": cmd_export,
     "plot": cmd_plot,
     "benchmark": cmd_benchmark,
     "zoo": cmd_zoo,
+    "publish": cmd_publish,
 }
 
 

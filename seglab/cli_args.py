@@ -48,6 +48,18 @@ def _add_launcher(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
 
 
+def _add_inference_amp(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--amp",
+        nargs="?",
+        const="auto",
+        choices=["auto", "force"],
+        default=None,
+        help="predict under autocast: float16 on CUDA; on CPU bfloat16 unless a quick probe measures it more "
+        "than 10%% slower than float32 ('--amp force': bfloat16 without measuring)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seglab",
@@ -110,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="test-time augmentation: the config's tta_pipeline (TestTimeAug), as MMSegmentation's --tta; "
         "without one, the average over flips and the img_ratios scales (default 0.5 0.75 1.0 1.25 1.5 1.75)",
     )
+    _add_inference_amp(test)
     _add_cfg_options(test)
     _add_launcher(test)
 
@@ -141,7 +154,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="scale factors for --tta (default: the config's img_ratios, else 0.5 0.75 1.0 1.25 1.5 1.75)",
     )
     infer.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    _add_inference_amp(infer)
+    scene = infer.add_argument_group(
+        "scenes (a .tif/.tiff INPUT, when the config loads images with LoadSingleRSImageFromFile or --tile is "
+        "given: read in windows with rasterio, written as OUT/NAME.tif with the scene's CRS and transform)"
+    )
+    scene.add_argument("--tile", type=int, default=None, help="tile side (default: slide crop_size, else 512)")
+    scene.add_argument("--overlap", type=int, default=None, help="tile overlap (default: crop - stride, else 64)")
+    scene.add_argument("--tile-batch", type=int, default=4, help="tiles per forward pass (default 4)")
+    scene.add_argument("--overlay", action="store_true", help="also write OUT/NAME_overlay.tif (bands 1-3, RGB)")
     _add_cfg_options(infer)
+
+    tile = command("tile", "cut a scene and its label raster into img_dir/ann_dir tiles, split by area")
+    tile.add_argument("scene", help="a multi-band GeoTIFF (any raster rasterio reads)")
+    tile.add_argument("label", help="a single-band raster of class ids covering the same pixels")
+    tile.add_argument("out", help="dataset root to write: img_dir/{train,val}/*.tif and ann_dir/{train,val}/*.png")
+    tile.add_argument("--size", type=int, default=512, help="tile side in pixels (default 512)")
+    tile.add_argument("--overlap", type=int, default=64, help="overlap of neighbouring tiles (default 64)")
+    tile.add_argument("--val-fraction", type=float, default=0.2, help="share of the scene's area for val (default 0.2)")
+    tile.add_argument(
+        "--block",
+        type=int,
+        default=None,
+        help="side of the square areas assigned whole to train or val (default 4 x --size); tiles touching both "
+        "are dropped, so no pixel is in both splits",
+    )
+    tile.add_argument("--seed", type=int, default=0, help="which blocks go to val (default 0)")
 
     export = command("export", "write a checkpoint as an ONNX model for whole-image inference")
     export.add_argument("config", help=CONFIG_HELP)
@@ -246,6 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="rewrite the generated sources table in MARKDOWN (docs/pretrained.md) from the *_weights.py tables",
     )
 
+    pub = command("publish", "write a trained model as config.py + model.safetensors + README.md; upload it")
+    pub.add_argument("work_dir", help="the folder training wrote (work_dirs/<config>)")
+    pub.add_argument("out_dir", help="the folder to write config.py, model.safetensors and README.md into")
+    pub.add_argument(
+        "--checkpoint",
+        dest="publish_checkpoint",  # not a checkpoint to load (no URL, no 'zoo'): a file of WORK_DIR
+        metavar="FILE",
+        help="the checkpoint of WORK_DIR to publish (default: the best, else the latest)",
+    )
+    pub.add_argument("--to", metavar="hf://USER/REPO", help="upload the folder to this Hub repo (token: HF_TOKEN)")
+
     return parser
 
 
@@ -265,6 +314,8 @@ def check_conflicts(args: argparse.Namespace) -> None:
             raise SeglabError("--resume PATH and --cfg-options load_from=... both name the checkpoint: give one")
     if command == "test" and args.show and not args.show_dir:
         raise SeglabError("--show needs a display, which seglab does not open: save the pictures with --show-dir DIR")
+    if command == "infer" and (args.tile is not None or args.overlap is not None) and args.tta:
+        raise SeglabError("--tile/--overlap are for scenes, which run without --tta: give one")
     if command == "infer" and args.tta_scales and not args.tta:
         raise SeglabError("--tta-scales only applies with --tta")
     if command == "export" and not args.out and (args.checkpoint == "zoo" or "://" in args.checkpoint):

@@ -7,7 +7,7 @@ validation does; predictions come back at each image's original size.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +21,19 @@ from seglab.data.transforms import Compose, LoadImageFromFile, PackSegInputs
 from seglab.errors import ConfigError
 from seglab.fileio.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.models.builder import build_model
-from seglab.models.prediction import logits_to_probabilities, probabilities_to_labels
+from seglab.models.fold_bn import fold_batchnorm, folded_pairs
+from seglab.models.segmentors.tta import DEFAULT_TTA_SCALES, SegTTAModel, merge_augmented
 from seglab.registry import DATASETS, import_custom_modules
 
-DEFAULT_TTA_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
+__all__ = [
+    "DEFAULT_TTA_SCALES",
+    "expand_inputs",
+    "infer_files",
+    "inference_model",
+    "init_model",
+    "merge_augmented",
+    "tta_predict",
+]
 
 ImageInput = str | Path | np.ndarray
 
@@ -51,9 +60,14 @@ def init_model(
     """Build the config's model in eval mode on ``device``, with weights and class names from ``checkpoint``.
 
     ``config`` may be a shipped config's bare name (``pspnet_r50-d8_4xb2-40k_cityscapes-512x1024``);
-    ``checkpoint='zoo'`` is its published checkpoint, once ``seglab zoo --download NAME`` has cached it."""
+    ``checkpoint='zoo'`` is its published checkpoint, once ``seglab zoo --download NAME`` has cached it.
+    A folder written by ``seglab publish`` (or its ``hf://USER/REPO`` upload) needs no checkpoint argument."""
+    from seglab.publish import published_model
     from seglab.zoo import config_source, resolve_checkpoint
 
+    published = published_model(config) if checkpoint is None and isinstance(config, str | Path) else None
+    if published is not None:  # `seglab publish` output (a folder or hf://USER/REPO): config.py read as data
+        config, checkpoint = published.config, published.where
     config = config_source(config) if isinstance(config, str) else config
     checkpoint = resolve_checkpoint(config, checkpoint)
     cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
@@ -64,7 +78,7 @@ def init_model(
     model = build_model(cfg.model, load_pretrained=False)
     meta = _dataset_meta_from_config(cfg)
     if checkpoint is not None:
-        ckpt = read_checkpoint(checkpoint)
+        ckpt = published.checkpoint if published is not None else read_checkpoint(checkpoint)
         apply_checkpoint(model, ckpt, checkpoint)
         saved = (ckpt.get("meta") or {}).get("dataset_meta")
         if isinstance(saved, dict) and saved.get("classes"):
@@ -87,24 +101,47 @@ def _test_pipeline(model: nn.Module) -> Compose:
     steps = cfg.get("test_pipeline") or ((cfg.get("test_dataloader") or {}).get("dataset") or {}).get("pipeline")
     if not steps:
         raise ConfigError("the config has no test_pipeline (or test_dataloader.dataset.pipeline) for inference")
-    kept = [s for s in steps if s.get("type") not in ("LoadImageFromFile", "LoadAnnotations", "PackSegInputs")]
+    loaders = ("LoadImageFromFile", "LoadSingleRSImageFromFile", "LoadAnnotations", "PackSegInputs")
+    kept = [s for s in steps if s.get("type") not in loaders]
     return Compose([*kept, PackSegInputs()])
 
 
 def _load(img: ImageInput) -> dict:
     if isinstance(img, np.ndarray):
-        if img.ndim != 3 or img.shape[2] != 3:
-            raise ConfigError(f"an image array must be HxWx3 (BGR), got shape {img.shape}")
+        if img.ndim != 3 or img.shape[2] < 1:
+            raise ConfigError(f"an image array must be H x W x bands (BGR for 3 bands), got shape {img.shape}")
         return {"img": img, "img_shape": img.shape[:2], "ori_shape": img.shape[:2]}
     return LoadImageFromFile()({"img_path": str(img)})
 
 
-@torch.no_grad()
-def _predict(model: nn.Module, packed: list[dict]) -> list[dict]:
+@torch.inference_mode()
+def _predict(model: nn.Module, packed: list[dict], amp_dtype: torch.dtype | None = None) -> list[dict]:
     device = next(model.parameters()).device
     batch = {"inputs": [p["inputs"].to(device) for p in packed], "data_samples": [p["data_samples"] for p in packed]}
     inputs, samples = model.data_preprocessor(batch, training=False)
-    return model.predict(inputs, samples)
+    with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+        return model.predict(inputs, samples)
+
+
+def _weights_key(model: nn.Module) -> tuple:
+    """Changes whenever a parameter or buffer is replaced, moved or modified in place (optimizer steps,
+    ``load_state_dict``, ``.to()``), so a folded copy is never used for weights it was not made from."""
+    return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
+
+
+def _predict_folded(model: nn.Module, packed: list[dict], amp_dtype: torch.dtype | None) -> list[dict]:
+    """``_predict`` with a BatchNorm-folded copy of ``model`` (``seglab.models.fold_bn``), made on first use from
+    this batch (whose predictions come from the unfolded model) and kept until the weights change."""
+    if folded_pairs(model) is not None:  # the user's own folded model
+        return _predict(model, packed, amp_dtype)
+    key = _weights_key(model)
+    cached = model.__dict__.pop("_seglab_folded_copy", None)  # never deep-copied into a new copy
+    if cached is not None and cached[0] == key:
+        model.__dict__["_seglab_folded_copy"] = cached
+        return _predict(cached[1], packed, amp_dtype)
+    folded, outputs = fold_batchnorm(model, lambda m: _predict(m, packed, amp_dtype))
+    model.__dict__["_seglab_folded_copy"] = (key, folded)  # in __dict__: not a submodule, not in state_dict
+    return outputs
 
 
 def inference_model(
@@ -113,13 +150,18 @@ def inference_model(
     tta: bool = False,
     tta_scales: Sequence[float] | None = None,
     batch_size: int = 4,
+    fold_bn: bool = True,
+    amp_dtype: torch.dtype | None = None,
 ) -> dict | list[dict]:
     """Predict one image (path or BGR array) or a list of them.
 
     Each result has ``pred_sem_seg`` (HxW class indices) and ``seg_logits`` (CxHxW) at the original size.
     ``tta`` averages flipped and rescaled copies (scales: ``tta_scales``, else the config's ``img_ratios``).
     Lists run in batches of up to ``batch_size`` equally sized images, so a list gives what one call per image
-    gives, and a long list needs no more memory for features than ``batch_size`` images do."""
+    gives, and a long list needs no more memory for features than ``batch_size`` images do.
+    ``fold_bn`` predicts with a copy whose BatchNorms are folded into their convolutions (same labels, logits
+    equal up to rounding; the copy is kept beside ``model`` until its weights change, so memory for weights
+    doubles); ``amp_dtype`` (``torch.bfloat16`` on CPU, ``torch.float16`` on CUDA) runs under autocast."""
     single = not isinstance(imgs, list | tuple)
     items = [imgs] if single else list(imgs)
     pipeline = _test_pipeline(model)
@@ -137,54 +179,17 @@ def inference_model(
         chunks = [
             ids[k : k + max(batch_size, 1)] for ids in groups.values() for k in range(0, len(ids), max(batch_size, 1))
         ]
+        predict = _predict_folded if fold_bn else _predict
         for indices in chunks:
-            for i, out in zip(indices, _predict(model, [packed[i] for i in indices])):
-                results[i] = {"pred_sem_seg": out["pred_sem_seg"], "seg_logits": out["seg_logits"]}
+            for i, out in zip(indices, predict(model, [packed[i] for i in indices], amp_dtype)):
+                results[i] = {"pred_sem_seg": out["pred_sem_seg"], "seg_logits": out["seg_logits"].float()}
     return results[0] if single else results
 
 
 def tta_predict(model: nn.Module, img: ImageInput, scales: Sequence[float]) -> dict:
-    """Average class probabilities over rescaled and horizontally flipped copies of one image.
-
-    Copies are made one at a time as the average consumes them: one rescaled image exists at once."""
-    from seglab.data.transforms import RandomFlip, Resize
-
-    loaded = _load(img)
-
-    def copies() -> Iterator[dict]:
-        for scale in scales:
-            for flip in (False, True):
-                sample = Resize(scale_factor=scale, keep_ratio=True)(copy.deepcopy(loaded))
-                packed = PackSegInputs()(RandomFlip(prob=1.0 if flip else 0.0)(sample))
-                yield {"inputs": [packed["inputs"]], "data_samples": [packed["data_samples"]]}
-
-    merged = merge_augmented(model, copies())
-    return {"pred_sem_seg": merged["pred_sem_seg"], "seg_logits": merged["seg_logits"]}
-
-
-def merge_augmented(model: nn.Module, augmented: Iterable[dict]) -> dict:
-    """One image's prediction from its ``TestTimeAug`` copies (each a one-sample batch): the class
-    probabilities are averaged, as MMSegmentation's SegTTAModel does.
-
-    A running sum: each copy's full-resolution logits are dropped once added, so memory stays at the sum
-    plus one copy's prediction however many copies there are (same values as summing a list in order)."""
-    total: torch.Tensor | None = None
-    first: dict = {}
-    count = 0
-    for batch in augmented:
-        out = model.predict(*model.data_preprocessor(batch, training=False))[0]
-        probabilities = logits_to_probabilities(out.pop("seg_logits").unsqueeze(0))[0]
-        out.pop("pred_sem_seg", None)
-        if total is None:
-            total, first = probabilities, out
-        else:
-            total += probabilities
-        count += 1
-        del out, probabilities
-    if total is None:
-        raise ConfigError("test-time augmentation produced no augmented copies of the image")
-    total /= count
-    return {**first, "seg_logits": total, "pred_sem_seg": probabilities_to_labels(total, model.threshold)}
+    """Average class probabilities over rescaled and horizontally flipped copies of one image
+    (``seglab.models.segmentors.tta.SegTTAModel``)."""
+    return SegTTAModel(model, scales).predict_image(_load(img))
 
 
 def expand_inputs(inputs: Sequence[str], out_dir: str | Path | None = None) -> list[tuple[Path, str]]:
@@ -232,10 +237,12 @@ def infer_files(
     opacity: float = 0.5,
     tta: bool = False,
     tta_scales: Sequence[float] | None = None,
+    amp_dtype: torch.dtype | None = None,
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Write ``NAME.png`` (palette-indexed labels) and ``NAME_overlay.png`` per input; returns (written, failed).
 
-    NAME mirrors the input's path (``expand_inputs``); a name clash fails before the first image is read."""
+    NAME mirrors the input's path (``expand_inputs``); a name clash fails before the first image is read.
+    Images go through the model ``test_dataloader.batch_size`` at a time (equal sizes batched together)."""
     from seglab.errors import SeglabError
     from seglab.progress import progress
     from seglab.visualize import overlay, save_label_png
@@ -244,18 +251,32 @@ def infer_files(
     classes, palette = model.dataset_meta["classes"], model.dataset_meta["palette"]
     written, failed = [], []
     files = expand_inputs(inputs, out_dir)
+    cfg = getattr(model, "cfg", None) or {}
+    batch_size = int((cfg.get("test_dataloader") or {}).get("batch_size", 1)) if isinstance(model, nn.Module) else 1
+    pending: list[tuple[str, np.ndarray]] = []
+
+    def flush() -> None:
+        images = [img for _, img in pending]
+        if isinstance(model, nn.Module):
+            found = inference_model(model, images, tta, tta_scales, max(batch_size, 1), amp_dtype=amp_dtype)
+            labels = [r["pred_sem_seg"].cpu().numpy() for r in found]
+        else:  # an exported model: seglab.deploy.OnnxSegmentor
+            labels = [model.predict_labels(img) for img in images]
+        for (name, img), label in zip(pending, labels):
+            label = label.astype(np.uint8)
+            save_label_png(label, palette, out_dir / f"{name}.png")
+            write_image(out_dir / f"{name}_overlay.png", overlay(img, label, palette, classes, opacity))
+            written.append(out_dir / f"{name}.png")
+        pending.clear()
+
     for path, name in progress(files, "infer"):
         try:
-            img = _load(path)["img"]
+            pending.append((name, _load(path)["img"]))
         except SeglabError as err:
             failed.append((path, str(err)))
             continue
-        if isinstance(model, nn.Module):
-            label = inference_model(model, img, tta=tta, tta_scales=tta_scales)["pred_sem_seg"].cpu().numpy()
-        else:  # an exported model: seglab.deploy.OnnxSegmentor
-            label = model.predict_labels(img)
-        label = label.astype(np.uint8)
-        save_label_png(label, palette, out_dir / f"{name}.png")
-        write_image(out_dir / f"{name}_overlay.png", overlay(img, label, palette, classes, opacity))
-        written.append(out_dir / f"{name}.png")
+        if len(pending) >= batch_size:
+            flush()
+    if pending:
+        flush()
     return written, failed

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from seglab.data.band_stats import BandStats
 from seglab.data.dataset_settings import (
     WRAPPERS,
     applied_reduce_zero_label,
@@ -198,10 +199,11 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
     files_with_value: dict[int, list[Path]] = defaultdict(list)
     raw_values: set[int] = set()
     pairs = [(images[k], labels[k]) for k in images if k in labels]
+    bands = BandStats()  # multi-band (TIFF) images: band counts and per-band mean/std
     for img_path, label_path in progress(pairs, f"check {spec.name}", min_items=200):
         try:
-            img_hw = image_hw(img_path, decode=True)
-        except (OSError, SyntaxError, ValueError):
+            img_hw = bands.add(img_path) if bands.wants(img_path) else image_hw(img_path, decode=True)
+        except (DatasetError, OSError, SyntaxError, ValueError):
             problems["unreadable or truncated image(s)"].append(img_path)
             img_hw = None
         try:
@@ -228,6 +230,9 @@ def check_split(spec: SplitSpec, num_classes: int | None, ignore_index: int, rep
             files_with_value[int(value)].append(label_path)
     for problem, paths in problems.items():
         report.errors.append(f"[{spec.name}] {len(paths)} {problem}: {_listing(paths)}")
+    band_lines, band_errors = bands.lines(spec.name)
+    report.lines += band_lines
+    report.errors += band_errors
     if spec.holds_classes:
         _check_values(spec, histogram, raw_values, files_with_value, num_classes, ignore_index, report)
     return histogram

@@ -6,7 +6,9 @@ on CPU without naming a dtype, a sub-second probe times a few representative con
 backward) in float32 and under bfloat16 autocast, and training stays in float32 when bfloat16 is more than
 10% slower.
 ``seglab train --amp force`` or ``optim_wrapper=dict(type='AmpOptimWrapper', dtype='bfloat16')`` skips
-the probe and keeps bfloat16.
+the probe and keeps bfloat16. ``seglab test --amp`` and ``seglab infer --amp`` choose the same way with a
+forward-only probe (``choose_inference_dtype``); on CUDA they run float16 autocast. Either way the log names the
+choice and the measured ratio.
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ class ProbeResult:
         return self.bfloat16_s / self.float32_s
 
 
-def probe_bfloat16_speed(budget_s: float = 0.5, size: int = 32, channels: int = 256) -> ProbeResult:
+def probe_bfloat16_speed(
+    budget_s: float = 0.5, size: int = 32, channels: int = 256, backward: bool = True
+) -> ProbeResult:
     """Fastest time of two 3x3 convolutions (forward + backward; the shape of a ResNet-50-D8's third stage on a
     256 px crop, where most of its time goes) in float32 and under bfloat16 autocast, interleaved so a busy
     machine slows both alike; stops after ``budget_s`` (at least 2 runs of each). The fastest run is the one
     least disturbed by other processes. Small convolutions favour float32 (the casts dominate), so a smaller
-    probe would misjudge real models."""
+    probe would misjudge real models. ``backward=False`` times the forward alone (inference)."""
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(1, channels, size, size, generator=generator, requires_grad=True)
     w1 = torch.randn(channels, channels, 3, 3, generator=generator).mul_(0.05).requires_grad_()
@@ -50,9 +54,10 @@ def probe_bfloat16_speed(budget_s: float = 0.5, size: int = 32, channels: int = 
 
     def step(bf16: bool) -> float:
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), torch.set_grad_enabled(backward):
             out = F.conv2d(F.relu(F.conv2d(x, w1, padding=1)), w2, padding=1)
-        out.float().sum().backward()
+        if backward:
+            out.float().sum().backward()
         return time.perf_counter() - start
 
     step(False), step(True)  # warm-up: the first calls pick kernels
@@ -87,12 +92,42 @@ def choose_amp_dtype(
         return amp_dtype
     result = dist.broadcast_object((probe or probe_bfloat16_speed)())  # every process trains as rank 0 measured
     if result.ratio <= SLOWER:
-        logger.info(f"--amp: bfloat16 autocast measured {1 / result.ratio:.2f}x the speed of float32 on this CPU")
+        logger.info(
+            f"--amp: bfloat16 autocast measured {1 / result.ratio:.2f}x the speed of float32 on this CPU "
+            f"(bfloat16 instructions: {cpu_bfloat16_support() or 'unknown'}); training in bfloat16"
+        )
         return amp_dtype
     support = cpu_bfloat16_support()
     logger.warning(
         f"--amp: bfloat16 autocast measured {result.ratio:.2f}x slower than float32 on this CPU"
         f"{f' (bfloat16 instructions: {support})' if support else ''}; training in float32. "
         "Use --amp force or optim_wrapper.dtype='bfloat16' to keep bfloat16"
+    )
+    return None
+
+
+def choose_inference_dtype(device_type: str, amp: str | None) -> torch.dtype | None:
+    """The autocast dtype for ``seglab test/infer --amp`` (``amp``: None, 'auto' or 'force'): float16 on CUDA;
+    on CPU bfloat16 when 'force' or when a forward-only probe measures it within 10% of float32, else None."""
+    if not amp:
+        return None
+    if device_type == "cuda":
+        logger.info("--amp: float16 autocast for inference on CUDA")
+        return torch.float16
+    if amp == "force":
+        logger.info("--amp force: bfloat16 autocast for inference, without measuring")
+        return torch.bfloat16
+    result = dist.broadcast_object(probe_bfloat16_speed(backward=False))
+    support = cpu_bfloat16_support()
+    which = f" (bfloat16 instructions: {support})" if support else ""
+    if result.ratio <= SLOWER:
+        logger.info(
+            f"--amp: bfloat16 inference measured {1 / result.ratio:.2f}x the speed of float32 on this CPU{which}; "
+            "predicting in bfloat16"
+        )
+        return torch.bfloat16
+    logger.warning(
+        f"--amp: bfloat16 inference measured {result.ratio:.2f}x slower than float32 on this CPU{which}; "
+        "predicting in float32 (--amp force keeps bfloat16)"
     )
     return None

@@ -1,5 +1,5 @@
-"""One pass of validation or test: predict every batch, feed the metric, log the class table and the
-summary line, and hand the results to the hooks (``after_val_epoch`` / ``after_test_epoch``).
+"""One pass of validation or test (``ValLoop``/``TestLoop``): predict every batch, feed the metric, log the class
+table and the summary line, and hand the results to the hooks (``after_val_epoch`` / ``after_test_epoch``).
 
 The results hold the summary (``aAcc``, ``mIoU`` ...), the class table's values as ``IoU.<class>``,
 ``Acc.<class>`` ..., with ``val_cfg=dict(type='ValLoop', val_loss=True)`` the validation loss of the
@@ -14,21 +14,16 @@ validation (PSPNet-R50, 512x683 ADE20K image, CPU), and MMSegmentation never rep
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
-from tqdm import tqdm
 
 from seglab import dist
-from seglab.data.transforms import unpack_tta_batch
+from seglab.engine.evaluation_progress import EvaluationProgress
 from seglab.engine.hooks.logger import LoggerHook
-from seglab.engine.log import progress_tag
 from seglab.errors import ConfigError
 from seglab.evaluation.metrics import format_table
-from seglab.inference import merge_augmented, tta_predict
+from seglab.models.segmentors.tta import SegTTAModel
 
 if TYPE_CHECKING:
     from seglab.engine.runner import Runner
@@ -73,14 +68,10 @@ class LossMeans:
 
 @torch.no_grad()
 def run_evaluation(
-    runner: Runner,
-    loader: Any,
-    metric: Any,
-    mode: str = "val",
-    on_predictions: Callable[[list[dict]], None] | None = None,
-    tta_scales: Any = None,
+    runner: Runner, loader: Any, metric: Any, mode: str = "val", tta: SegTTAModel | None = None
 ) -> dict[str, float]:
-    """``Runner.evaluate``: see the module docstring. The validation loss (``runner.val_loss``) comes from the
+    """``ValLoop.run``/``TestLoop.run``: see the module docstring. With ``tta``, each image is predicted from its
+    file with flip + multi-scale test-time augmentation. The validation loss (``runner.val_loss``) comes from the
     plain path only (no test-time augmentation), and from a model that offers ``val_step``."""
     model = runner.model
     runner.call_hook(f"before_{mode}_epoch")
@@ -92,41 +83,28 @@ def run_evaluation(
     metric.reset(classes)
     losses = LossMeans()
     with_loss = mode == "val" and getattr(runner, "val_loss", False) and hasattr(model, "val_step")
+    augmented = tta or SegTTAModel(model)  # a TestTimeAug pipeline's batches need it without --tta too
     interval = next((h.interval for h in runner.hooks if isinstance(h, LoggerHook)), 50)
-    total = len(loader)
-    times, data_times = [], []
-    start = time.perf_counter()
-    bar = tqdm(loader, desc=mode, total=total, disable=not dist.is_main() or None, leave=False)
-    for i, batch in enumerate(bar):
-        data_times.append(time.perf_counter() - start)
+    progress = EvaluationProgress(mode, len(loader), interval)
+    for i, batch in enumerate(progress.batches(loader)):
         if isinstance(batch["inputs"][0], list):  # a TestTimeAug pipeline: several copies per image
-            predictions = [merge_augmented(model, copies) for copies in unpack_tta_batch(batch)]
-        elif tta_scales:
-            predictions = [{**s, **tta_predict(model, s["img_path"], tta_scales)} for s in batch["data_samples"]]
+            predictions = augmented.test_step(batch)
+        elif tta is not None:
+            predictions = tta.predict_samples(batch["data_samples"])
         elif with_loss:
             predictions, batch_losses = model.val_step(*model.data_preprocessor(batch, training=False))
             losses.add(batch_losses)
         else:
             predictions = model.predict(*model.data_preprocessor(batch, training=False))
         metric.process(predictions)
-        if on_predictions is not None:
-            on_predictions(predictions)
         runner.call_hook(f"after_{mode}_iter", batch_idx=i, data_batch=batch, outputs=predictions)
-        times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        if (i + 1) % interval == 0 and i + 1 < total:
-            eta = int(np.mean(times) * (total - i - 1))
-            logger.info(
-                f"{progress_tag(mode, i + 1, total)}    eta: {eta // 3600}:{eta % 3600 // 60:02d}:"
-                f"{eta % 60:02d}  time: {np.mean(times[-10:]):.4f}  data_time: {np.mean(data_times[-10:]):.4f}"
-            )
+        progress.step_done(i)
     summary, per_class = metric.compute()
     logger.info("per class results:\n" + format_table(classes, per_class))
     class_scalars = metric.class_scalars() if hasattr(metric, "class_scalars") else {}
     loss_means = losses.results(mode)
-    timing = {"data_time": float(np.mean(data_times)), "time": float(np.mean(times))}
-    shown = "  ".join(f"{k}: {v:.4f}" for k, v in {**summary, **loss_means, **timing}.items())
-    logger.info(f"{progress_tag(mode, total, total)}    {shown}")
+    timing = progress.timing()
+    progress.log_summary({**summary, **loss_means, **timing})
     results = {**summary, **class_scalars, **loss_means, **timing}
     runner.call_hook(f"after_{mode}_epoch", metrics=results)
     return results

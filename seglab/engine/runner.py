@@ -1,4 +1,5 @@
-"""Runner: builds data, model, optimizer and hooks from a config and runs training, validation and test.
+"""Runner: builds data, model, optimizer and hooks from a config, then hands over to a loop (``loops.py``):
+``train()`` to ``IterBasedTrainLoop``/``EpochBasedTrainLoop`` (validating with ``ValLoop``), ``test()`` to ``TestLoop``.
 
 It reads the keys MMSegmentation configs use (``train_cfg``, ``optim_wrapper``, ``param_scheduler``,
 ``default_hooks``, ``load_from``, ``resume`` ...) and writes ``work_dirs/<config>/`` the same way:
@@ -19,21 +20,24 @@ from seglab.config import Config
 from seglab.config_types import check_config_types
 from seglab.data.loader import build_dataloader
 from seglab.engine import preflight
-from seglab.engine.amp import choose_amp_dtype
+from seglab.engine.amp import choose_amp_dtype, choose_inference_dtype
 from seglab.engine.compile import compile_model
-from seglab.engine.evaluation_loop import run_evaluation, wants_val_loss
-from seglab.engine.guards import StopSignals, buffers_copy, nonfinite_mode, skip_nonfinite, stop_for_signal
+from seglab.engine.evaluation_loop import wants_val_loss
+from seglab.engine.guards import StopSignals
 from seglab.engine.hooks import build_hooks
 from seglab.engine.hooks.base import Hook
+from seglab.engine.hooks.test_outputs import ConfusionMatrixHook, PredictionWriterHook
 from seglab.engine.log import ScalarWriter, setup_logging
+from seglab.engine.loops import TestLoop, TrainLoop, ValLoop, build_train_loop
 from seglab.engine.lr_scaling import scale_lr
 from seglab.engine.optim import LRSchedule, build_optim_wrapper
-from seglab.engine.resume import latest_resumable
-from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng, rng_state
+from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng
+from seglab.engine.test_model import fold_for_test, test_precision, wants_fold
+from seglab.engine.training_state import checkpoint_state, resume, resume_source
 from seglab.errors import ConfigError
 from seglab.fileio.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
-from seglab.inference import DEFAULT_TTA_SCALES
 from seglab.models.builder import build_initialised, init_pretrained
+from seglab.models.segmentors.tta import DEFAULT_TTA_SCALES, SegTTAModel
 from seglab.registry import METRICS, import_custom_modules
 
 logger = logging.getLogger("seglab")
@@ -79,27 +83,14 @@ class Runner:
         self.dataset_meta: dict = {}
         self.hooks: list[Hook] = []
         self.train_loader = None
+        self.train_loop: TrainLoop | None = None
+        self.pending_rng: dict | None = None  # a resumed run's RNG state, restored once the loop starts
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> Runner:
         return cls(cfg)
 
     # ------------------------------------------------------------------ building
-    def _resume_source(self) -> str | None:
-        resume = self.cfg.get("resume", False)
-        if not resume:
-            return None
-        if isinstance(resume, str):
-            return resume
-        if self.cfg.get("load_from"):
-            return str(self.cfg.load_from)
-        found = latest_resumable(self.work_dir)  # falls back to the newest readable iter_*.pth, with a warning
-        if found:
-            source, self._resume_ckpt = found
-            return source
-        logger.warning(f"resume=True but no checkpoint was found in {self.work_dir}; training from the start")
-        return None
-
     def _build_model(self, keep_pretrained: bool = False) -> nn.Module:
         """The initialised model; its ``Pretrained`` weights (kept when asked) load later, see ``train``."""
         model = build_initialised(self.cfg.model, keep_pretrained).to(self.device)
@@ -139,7 +130,7 @@ class Runner:
     # ------------------------------------------------------------------ training
     def train(self) -> dict[str, float]:
         cfg = self.cfg
-        resume_from = self._resume_source()
+        resume_from, resume_ckpt = resume_source(cfg, self.work_dir)
         if not resume_from:
             preflight.check_load_from(cfg)
         preflight.check_batch_padding(cfg)
@@ -161,7 +152,8 @@ class Runner:
             init_pretrained(model)
         if cfg.get("load_from") and not resume_from:
             load_checkpoint(model, cfg.load_from)
-        self._setup_loop(cfg.get("train_cfg") or {}, train_loader)
+        val_loop = ValLoop(self, val_loader, val_metric) if val_loader is not None else None
+        self._setup_loop(cfg.get("train_cfg") or {}, train_loader, val_loop)
         self.optim = build_optim_wrapper(model, cfg.optim_wrapper, device_type=self.device.type)
         self.optim.amp_dtype = choose_amp_dtype(self.optim.amp_dtype, self.device.type, cfg.optim_wrapper)
         if self.optim.amp_dtype is not None:
@@ -176,134 +168,28 @@ class Runner:
             self.max_epochs,
         )
         if resume_from:
-            self._resume(resume_from)
+            resume(self, resume_from, resume_ckpt)
         compile_model(model, cfg.get("compile"), self.device)  # in place: state-dict keys stay plain
         self.ddp_model = self._wrap_distributed(model)
         logger.info(f"work_dir: {self.work_dir}")
         self.call_hook("before_train")
         with StopSignals() as self.signals:  # SIGTERM/SIGINT: checkpoint at the end of the iteration, then stop
-            if self.by_epoch:
-                metrics = self._train_epochs(train_loader, val_loader, val_metric)
-            else:
-                metrics = self._train_iters(train_loader, val_loader, val_metric)
+            metrics = self.train_loop.run()
         self.call_hook("after_train")
         self.scalars.close()
         return metrics
 
-    def _setup_loop(self, train_cfg: dict, loader) -> None:
-        loop = train_cfg.get("type", "IterBasedTrainLoop")
-        self.val_interval = whole_number(train_cfg, "val_interval", 1)
-        self.val_begin = whole_number(train_cfg, "val_begin", 1)
-        self.nonfinite = nonfinite_mode(train_cfg)
-        self.epoch_length = max(len(loader), 1)
-        if loop == "IterBasedTrainLoop":
-            if "max_iters" not in train_cfg:
-                raise ConfigError("train_cfg type IterBasedTrainLoop needs max_iters")
-            self.max_iters = whole_number(train_cfg, "max_iters")
-        elif loop == "EpochBasedTrainLoop":
-            if "max_epochs" not in train_cfg:
-                raise ConfigError("train_cfg type EpochBasedTrainLoop needs max_epochs")
-            self.by_epoch = True
-            self.max_epochs = whole_number(train_cfg, "max_epochs")
-            self.max_iters = self.max_epochs * self.epoch_length
-        else:
-            raise ConfigError(f"unknown train_cfg type '{loop}'; use IterBasedTrainLoop or EpochBasedTrainLoop")
-
-    def _train_iters(self, loader, val_loader, val_metric) -> dict[str, float]:
-        sampler = loader.sampler
-        if hasattr(sampler, "start"):
-            sampler.start = self.iter * loader.batch_size
-        self.call_hook("before_train_epoch")
-        batches = iter(loader)
-        # Creating the iterator draws from torch's generator; an uninterrupted run drew that at
-        # iteration 0, so a resumed run restores the saved state only after drawing it.
-        self._restore_pending_rng()
-        metrics: dict[str, float] = {}
-        while self.iter < self.max_iters and not self.stop_training:
-            self.inner_iter = self.iter
-            self._train_step(batches)
-            if val_loader is not None and self._due(self.iter, self.max_iters):
-                metrics = self.validate(val_loader, val_metric)
-            self._stop_if_signalled()
-        self.call_hook("after_train_epoch")
-        return metrics
-
-    def _train_epochs(self, loader, val_loader, val_metric) -> dict[str, float]:
-        metrics: dict[str, float] = {}
-        done = self.iter - self.epoch * self.epoch_length  # a run stopped by a signal resumes mid-epoch
-        if not done:
-            self._restore_pending_rng()
-        while self.epoch < (self.max_epochs or 0) and not self.stop_training:
-            self.call_hook("before_train_epoch")
-            batches = iter(loader)
-            if done:
-                logger.info(f"loading (and skipping) the {done} batches of epoch {self.epoch + 1} trained before")
-                for _ in range(done):
-                    next(batches)
-                self._restore_pending_rng()
-            for inner in range(done, self.epoch_length):
-                self.inner_iter = inner
-                self._train_step(batches)
-                if inner + 1 < self.epoch_length:
-                    self._stop_if_signalled()
-            done = 0
-            self.epoch += 1
-            self.call_hook("after_train_epoch")
-            if val_loader is not None and self._due(self.epoch, self.max_epochs or 0):
-                metrics = self.validate(val_loader, val_metric)
-            self._stop_if_signalled()
-        return metrics
-
-    def _stop_if_signalled(self) -> None:
-        """After SIGTERM/SIGINT (on any process): save a resumable checkpoint and raise TrainingInterrupted.
-        A signal during validation takes effect when it ends; after the last iteration the run just finishes."""
-        signum = self.signals.agreed(self.device) if self.iter < self.max_iters else None
-        if signum:
-            stop_for_signal(self, signum)
-
-    def _due(self, done: int, total: int) -> bool:
-        """Validate after ``done`` iterations/epochs?"""
-        return done >= self.val_begin and (done % self.val_interval == 0 or done == total)
-
-    def _train_step(self, batches) -> None:
-        """One iteration; ``self.iter`` counts it as done before ``after_train_iter`` runs."""
-        start = time.perf_counter()
-        batch_idx = self.iter
-        self.call_hook("before_train_iter", batch_idx=batch_idx)
-        batch = next(batches)
-        data_time = time.perf_counter() - start
-        model = self.ddp_model
-        model.train()
-        inputs, samples = self.model.data_preprocessor(batch, training=True)
-        saved_buffers = buffers_copy(self.model) if self.nonfinite == "skip" else None
-        with self.optim.autocast():
-            losses = model(inputs, samples, mode="loss")
-        total = sum(v for k, v in losses.items() if "loss" in k)
-        if skip_nonfinite(self, losses, total, saved_buffers):  # or a TrainingError, before any step or save
-            values = {"data_time": data_time}
-        else:
-            self.optim.update(total)
-            values = {"data_time": data_time, "loss": float(total.detach())}
-            values.update({k: float(v.detach()) for k, v in losses.items()})
-        values["time"] = time.perf_counter() - start
-        if self.device.type == "cuda":
-            values["memory"] = torch.cuda.max_memory_allocated() // (1024 * 1024)
-        self.iter += 1
-        self.call_hook("after_train_iter", batch_idx=batch_idx, data_batch=batch, outputs=values)
+    def _setup_loop(self, train_cfg: dict, loader, val_loop: ValLoop | None = None) -> None:
+        """The train loop ``train_cfg`` asks for (``loops.build_train_loop``), with its counts on the runner."""
+        self.train_loop = build_train_loop(self, train_cfg, loader, val_loop)
 
     def current_lr(self) -> float:
         return float(self.optim.param_groups[0]["lr"])
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, loader, metric, mode: str = "val", on_predictions=None, tta_scales=None) -> dict[str, float]:
-        """Predict every batch of ``loader``, log the class table and the summary line (``evaluation_loop``).
-
-        ``on_predictions(samples)``, when given, sees each batch's predicted samples (for pictures);
-        ``tta_scales`` predicts each image from its file with flip + multi-scale test-time augmentation."""
-        return run_evaluation(self, loader, metric, mode, on_predictions, tta_scales)
-
     def validate(self, loader, metric) -> dict[str, float]:
-        return self.evaluate(loader, metric, "val")
+        """One validation pass of the model over ``loader`` (``loops.ValLoop``)."""
+        return ValLoop(self, loader, metric).run()
 
     def test(
         self,
@@ -311,13 +197,15 @@ class Runner:
         confusion_matrix: bool = False,
         out_dir: str | Path | None = None,
         tta: bool = False,
+        amp: str | None = None,
     ) -> dict[str, float]:
         """Evaluate ``load_from`` (the checkpoint) on ``test_dataloader`` with ``test_evaluator``.
 
         ``show_dir`` receives ground truth | prediction overlays per image, ``out_dir`` the predicted label
         maps; ``confusion_matrix`` writes ``confusion_matrix.png``/``.csv`` into this run's log folder;
         ``tta`` runs the config's ``tta_pipeline`` (``TestTimeAug``), or without one averages flips and the
-        config's ``img_ratios`` scales."""
+        config's ``img_ratios`` scales. ``amp`` ('auto'/'force', ``engine/amp.py``) predicts under autocast;
+        the model is BatchNorm-folded unless ``test_cfg.fold_bn=False`` (``engine/test_model.py``)."""
         cfg = self.cfg
         if not cfg.get("load_from"):
             raise ConfigError("test needs a checkpoint: pass it on the command line or set load_from")
@@ -338,72 +226,31 @@ class Runner:
             self.dataset_meta = meta["dataset_meta"]
         model = self._build_model()
         apply_checkpoint(model, ckpt, cfg.load_from)
+        amp_dtype = choose_inference_dtype(self.device.type, amp)
+        if wants_fold(cfg) and not tta:
+            fold_for_test(model, loader.dataset, amp_dtype)
         compile_model(model, cfg.get("compile"), self.device)
         self.hooks = build_hooks(cfg.get("default_hooks"), cfg.get("custom_hooks"))
         if writer is not None:
             writer.use_classes(model.class_names(), self.dataset_meta.get("palette"))
+            self.hooks.append(PredictionWriterHook(writer))
+        if confusion_matrix:
+            self.hooks.append(ConfusionMatrixHook(metric))
         scales = (cfg.get("img_ratios") or DEFAULT_TTA_SCALES) if tta and not use_tta_pipeline else None
-        results = self.evaluate(loader, metric, "test", on_predictions=writer, tta_scales=scales)
-        if show_dir:
-            logger.info(f"ground truth | prediction overlays saved to {Path(show_dir).resolve()}")
-        if confusion_matrix and dist.is_main():
-            from seglab.visualize import save_confusion_matrix
-
-            png, csv = save_confusion_matrix(
-                metric.total_confusion(), metric.class_names, self.log_dir / "confusion_matrix.png"
-            )
-            logger.info(f"confusion matrix saved to {png} and {csv}")
+        with test_precision(amp_dtype, self.device):
+            results = TestLoop(self, loader, metric, SegTTAModel(model, scales) if scales else None).run()
         self.scalars.close()
         return results
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: Path, with_optimizer: bool = True) -> None:
         """Model, optimizer, schedule, progress and RNG state; hooks add theirs in ``before_save_checkpoint``."""
-        meta = {
-            "seglab_version": __version__,
-            "epoch": self.epoch,
-            "iter": self.iter,
-            "seed": self.seed,
-            "skipped_steps": self.skipped_steps,
-            "experiment_name": self.timestamp,
-            "time": time.strftime("%Y%m%d_%H%M%S"),
-            "dataset_meta": {
-                "classes": tuple(self.dataset_meta.get("classes") or ()),
-                "palette": [list(c) for c in self.dataset_meta.get("palette") or []],
-            },
-            "rng": rng_state(),
-        }
-        state = {"meta": meta, "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
-        if with_optimizer:
-            state.update(self.optim.state_dict())  # 'optimizer' (and 'loss_scaler' under float16 AMP)
-            state["param_schedulers"] = self.schedule.state_dict()
+        state = checkpoint_state(self, with_optimizer)
         self.call_hook("before_save_checkpoint", checkpoint=state)
         save_checkpoint(state, path)
 
-    def _restore_pending_rng(self) -> None:
-        if getattr(self, "_pending_rng", None):
-            restore_rng(self._pending_rng)
-            self._pending_rng = None
-
-    def _resume(self, source: str) -> None:
-        ckpt, self._resume_ckpt = getattr(self, "_resume_ckpt", None) or read_checkpoint(source), None
-        apply_checkpoint(self.model, ckpt, source, strict=True)
-        if "optimizer" not in ckpt:
-            raise ConfigError(f"cannot resume from '{source}': it was saved without optimizer state")
-        self.optim.load_state_dict(ckpt)
-        meta = ckpt.get("meta") or {}
-        self.iter = int(meta.get("iter", 0))
-        self.epoch = int(meta.get("epoch", 0))
-        self.skipped_steps = int(meta.get("skipped_steps", 0))
-        self._pending_rng = meta.get("rng")
-        self.call_hook("after_load_checkpoint", checkpoint=ckpt)
-        unit = f"epoch {self.epoch}" if self.by_epoch else f"iter {self.iter}"
-        logger.info(f"resumed from {source} at {unit}")
-
-
-def whole_number(train_cfg: dict, key: str, default: int | None = None) -> int:
-    """``train_cfg[key]`` as an int, or a ConfigError naming the key, the value and the expected form."""
-    value = train_cfg.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
-        raise ConfigError(f"train_cfg.{key}={value!r} must be a whole number >= 0 (e.g. train_cfg.{key}=20000)")
-    return int(value)
+    def restore_pending_rng(self) -> None:
+        """Put back a resumed run's RNG state (once), where the uninterrupted run stood."""
+        if self.pending_rng:
+            restore_rng(self.pending_rng)
+            self.pending_rng = None

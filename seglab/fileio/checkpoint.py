@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from seglab.errors import CheckpointError
+from seglab.fileio.band_adaptation import adapt_input_weight, adapted_first_layer, input_conv_key
 from seglab.fileio.download import DownloadError, cached_download
 from seglab.fileio.hub import is_hf_uri
 from seglab.fileio.hub_models import (
@@ -140,6 +141,7 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     skipped: list[tuple[str, tuple, tuple]] = field(default_factory=list)
+    adapted: list[tuple[str, tuple, tuple, str]] = field(default_factory=list)  # first layer, other band count
     loaded: int = 0
 
     def table(self) -> str:
@@ -147,6 +149,8 @@ class LoadReport:
         if self.skipped:
             lines.append("skipped (shape in checkpoint != shape in model):")
             lines += [f"  {k}: {tuple(a)} != {tuple(b)}" for k, a, b in self.skipped]
+        for key, got, want, rule in self.adapted:
+            lines.append(f"adapted the first layer {key} from {got[1]} to {want[1]} bands {got} -> {want}: {rule}")
         if self.missing:
             lines.append(f"missing in checkpoint ({len(self.missing)}): " + ", ".join(self.missing[:20]))
         if self.unexpected:
@@ -159,9 +163,15 @@ def load_state_dict(module: nn.Module, state: dict[str, torch.Tensor], strict: b
     own = module.state_dict()
     report = LoadReport()
     usable = {}
+    first_key = input_conv_key(module)
     for key, value in state.items():
         if key not in own:
             report.unexpected.append(key)
+        elif tuple(own[key].shape) != tuple(value.shape) and (
+            rule := adapted_first_layer(key, value, own[key], first_key)
+        ):
+            usable[key] = adapt_input_weight(value, own[key].shape[1])
+            report.adapted.append((key, tuple(value.shape), tuple(own[key].shape), rule))
         elif tuple(own[key].shape) != tuple(value.shape):
             report.skipped.append((key, tuple(value.shape), tuple(own[key].shape)))
         else:

@@ -16,6 +16,7 @@ from seglab.errors import ConfigError
 from seglab.fileio import hub_models, sources
 from seglab.fileio.checkpoint import apply_checkpoint, read_pretrained
 from seglab.models.hub_models import convert_hub_model
+from seglab.models.preprocessor import check_band_count
 from seglab.models.weight_init import init_weights, pretrained_cfgs
 from seglab.registry import MODELS
 
@@ -55,6 +56,7 @@ def build_initialised(cfg: dict, keep_pretrained: bool = True) -> nn.Module:
     if not isinstance(cfg, dict):
         raise ConfigError("the config has no 'model' dict")
     model = MODELS.build(cfg if keep_pretrained else without_pretrained(cfg))
+    check_band_count(model)  # mean/std vs in_channels: one line before any weight is loaded
     init_weights(model)
     return model
 

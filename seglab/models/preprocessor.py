@@ -12,6 +12,20 @@ from seglab.errors import ConfigError
 from seglab.registry import MODELS
 
 
+def check_band_count(model: nn.Module) -> None:
+    """One line, before any training or loading, when ``mean``/``std`` do not have one value per input band
+    (the ``in_channels`` of the backbone's first convolution)."""
+    pre, backbone = getattr(model, "data_preprocessor", None), getattr(model, "backbone", None)
+    if not isinstance(pre, SegDataPreProcessor) or not pre.normalize or not isinstance(backbone, nn.Module):
+        return
+    conv = next((m for m in backbone.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is not None and conv.in_channels != pre.mean.numel():
+        raise ConfigError(
+            f"model.data_preprocessor.mean/std have {pre.mean.numel()} values but model.backbone.in_channels is "
+            f"{conv.in_channels}: give one mean and one std per band ('seglab check-data' prints them per band)"
+        )
+
+
 @MODELS.register()
 class SegDataPreProcessor(nn.Module):
     """Normalise with ``mean``/``std`` (after ``bgr_to_rgb``), pad bottom/right to ``size`` (h, w)
@@ -40,6 +54,11 @@ class SegDataPreProcessor(nn.Module):
             raise ConfigError("data_preprocessor.batch_augments is not supported yet; remove it")
         if (mean is None) != (std is None):
             raise ConfigError("data_preprocessor: give both mean and std, or neither")
+        if mean is not None and len(mean) != len(std):
+            raise ConfigError(
+                f"model.data_preprocessor.mean has {len(mean)} values but model.data_preprocessor.std has "
+                f"{len(std)}: give one of each per image band"
+            )
         self.normalize = mean is not None
         if self.normalize:
             self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1), persistent=False)
@@ -77,6 +96,11 @@ class SegDataPreProcessor(nn.Module):
             if self.swap_channels and img.shape[0] == 3:
                 img = img.flip(0)
             img = img.float()
+            if self.normalize and img.shape[0] != self.mean.numel():
+                raise ConfigError(
+                    f"the image has {img.shape[0]} band(s) but model.data_preprocessor.mean/std have "
+                    f"{self.mean.numel()} values: give one mean and one std per band"
+                )
             if self.normalize:
                 img = (img - self.mean) / self.std
             images.append(img)

@@ -61,6 +61,11 @@ class PhotoMetricDistortion(BaseTransform):
 
     def __call__(self, results: dict) -> dict:
         img = np.ascontiguousarray(need_image(results, "PhotoMetricDistortion", ndim=(3,)))
+        if img.shape[2] != 3:  # saturation and hue go through HSV, which is defined for BGR only
+            raise DatasetError(
+                f"PhotoMetricDistortion works on 3-band BGR images, but '{results.get('img_path')}' has "
+                f"{img.shape[2]} bands: remove it from the pipeline of a multi-band dataset"
+            )
         img = self.brightness(img)
         contrast_first = np.random.randint(2)
         if contrast_first == 1:

@@ -1,0 +1,60 @@
+"""What ``seglab test`` does to its model before the test loop, so the pass does less work.
+
+The model a test run builds is only ever evaluated, so it is folded in place (``seglab.models.fold_bn``): each
+BatchNorm that directly follows a convolution goes into that convolution's weights, learnt from one forward of
+the test set's first image, and ``train()`` on it raises. The checkpoint file is never written.
+``test_cfg=dict(type='TestLoop', fold_bn=False)`` keeps the model as it is. The loop itself runs under
+``torch.inference_mode`` and, with ``seglab test --amp``, under autocast (``engine/amp.py`` picks the dtype).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from seglab.data.loader import pseudo_collate
+from seglab.errors import ConfigError
+from seglab.models.fold_bn import fold_batchnorm
+
+logger = logging.getLogger("seglab")
+
+
+def wants_fold(cfg: Any) -> bool:
+    """``test_cfg.fold_bn`` (seglab's key, default True)."""
+    value = (cfg.get("test_cfg") or {}).get("fold_bn", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"test_cfg.fold_bn must be True or False, got {value!r}")
+    return value
+
+
+def fold_for_test(model: nn.Module, dataset: Any, amp_dtype: torch.dtype | None = None) -> int:
+    """Fold ``model``'s BatchNorms in place, tracing one forward of ``dataset[0]``; returns how many folded.
+    A dataset whose samples hold several augmented copies (a TestTimeAug pipeline) is left unfolded."""
+    model.eval()
+    sample = dataset[0]
+    if isinstance(sample.get("inputs"), list):
+        return 0
+
+    def run_example(traced: nn.Module) -> Any:
+        with test_precision(amp_dtype, next(traced.parameters()).device):
+            return traced.predict(*traced.data_preprocessor(pseudo_collate([sample]), training=False))
+
+    _, _ = fold_batchnorm(model, run_example, inplace=True)
+    folded = model._seglab_bn_folded
+    logger.info(f"test: {folded} BatchNorm layer(s) folded into the convolution before them (test_cfg.fold_bn)")
+    return folded
+
+
+@contextlib.contextmanager
+def test_precision(amp_dtype: torch.dtype | None, device: torch.device) -> Iterator[None]:
+    """``torch.inference_mode``, and autocast to ``amp_dtype`` when one is given."""
+    with (
+        torch.inference_mode(),
+        torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=bool(amp_dtype)),
+    ):
+        yield

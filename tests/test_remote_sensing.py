@@ -1,0 +1,109 @@
+"""Multi-band models and data: first-layer adaptation of RGB checkpoints, the mean/std band check, band-aware
+transforms, per-band statistics in check-data, and the one line naming ``seglab[geo]`` without rasterio."""
+
+from __future__ import annotations
+
+import copy
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from seglab.cli import main
+from seglab.errors import ConfigError, DatasetError
+from seglab.fileio.checkpoint import load_checkpoint
+from seglab.models.builder import build_model
+from tests.test_scene_inference import TINY_4BAND
+
+FIRST_CONV = "backbone.encoder.0.0.convs.0.conv.weight"
+
+
+def tiny(bands: int, **backbone) -> dict:
+    cfg = copy.deepcopy(TINY_4BAND)
+    cfg["data_preprocessor"].update(mean=[100.0] * bands, std=[50.0] * bands)
+    cfg["backbone"].update(in_channels=bands, **backbone)
+    return cfg
+
+
+@pytest.fixture
+def rgb_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(tiny(3)).eval()
+    for module in model.modules():  # BN statistics that are not the identity, so they must load too
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    path = tmp_path / "rgb.pth"
+    torch.save({"state_dict": model.state_dict()}, path)
+    return model, path
+
+
+@pytest.mark.parametrize("bands", [4, 13])
+def test_load_from_adapts_an_rgb_first_layer_and_matches_the_rgb_model_on_zero_extra_bands(rgb_checkpoint, bands):
+    rgb, path = rgb_checkpoint
+    model = build_model(tiny(bands)).eval()
+    report = load_checkpoint(model, path)
+    assert not report.skipped and [a[0] for a in report.adapted] == [FIRST_CONV]
+    assert f"adapted the first layer {FIRST_CONV} from 3 to {bands} bands" in report.table()
+    x = torch.randn(2, 3, 24, 20)
+    extra = torch.zeros(2, bands - 3, 24, 20)
+    with torch.no_grad():
+        assert torch.equal(model.encode_decode(torch.cat([x, extra], 1)), rgb.encode_decode(x))
+
+
+def test_backbone_pretrained_adapts_the_first_layer_too_and_says_so(rgb_checkpoint, seglab_log):
+    rgb, path = rgb_checkpoint
+    cfg = tiny(4, init_cfg=dict(type="Pretrained", checkpoint=str(path), prefix="backbone."))
+    model = build_model(cfg).eval()
+    assert "adapted the first layer encoder.0.0.convs.0.conv.weight from 3 to 4 bands" in seglab_log.text
+    x = torch.randn(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(model.backbone(torch.cat([x, torch.zeros(1, 1, 16, 16)], 1))[0], rgb.backbone(x)[0])
+
+
+def test_a_one_band_model_fed_grey_matches_the_rgb_model_fed_the_same_grey(rgb_checkpoint):
+    rgb, path = rgb_checkpoint
+    model = build_model(tiny(1)).eval()
+    assert load_checkpoint(model, path).adapted
+    grey = torch.randn(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(model.encode_decode(grey), rgb.encode_decode(grey.repeat(1, 3, 1, 1)), atol=1e-5)
+
+
+def test_mean_std_that_do_not_match_in_channels_is_one_line_naming_both_keys():
+    cfg = tiny(4)
+    cfg["data_preprocessor"].update(mean=[100.0] * 3, std=[50.0] * 3)
+    with pytest.raises(
+        ConfigError, match=r"data_preprocessor.mean/std have 3 values but model.backbone.in_channels is 4"
+    ):
+        build_model(cfg)
+
+
+def test_photometric_distortion_refuses_a_multi_band_image_in_one_line():
+    from seglab.data.transforms import PhotoMetricDistortion
+
+    with pytest.raises(DatasetError, match="PhotoMetricDistortion works on 3-band BGR images, but .* has 4 bands"):
+        PhotoMetricDistortion()({"img": np.zeros((8, 8, 4), np.uint8), "img_path": "a.tif"})
+
+
+def test_check_data_reports_band_counts_and_per_band_statistics(tmp_path, capsys):
+    tifffile = pytest.importorskip("tifffile")
+    from PIL import Image
+
+    for split in ("train", "val"):
+        (tmp_path / "img_dir" / split).mkdir(parents=True)
+        (tmp_path / "ann_dir" / split).mkdir(parents=True)
+        bands = np.stack([np.full((6, 5), 10 * (b + 1), np.uint16) for b in range(4)], -1)
+        bands[0, 0, 3] = 44  # band 4: mean (29 * 40 + 44) / 30 = 40.13, std 0.72
+        tifffile.imwrite(tmp_path / "img_dir" / split / "a.tif", bands)
+        Image.fromarray(np.zeros((6, 5), np.uint8)).save(tmp_path / "ann_dir" / split / "a.png")
+    assert main(["check-data", str(tmp_path), "--num-classes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "[train] 1 image(s) with 4 band(s): per-band mean [10.0, 20.0, 30.0, 40.13] std [0.0, 0.0, 0.0, 0.72]" in out
+
+
+def test_scene_commands_without_rasterio_name_the_extra(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "rasterio", None)
+    assert main(["tile", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), str(tmp_path / "out")]) == 2
+    assert "needs rasterio, which is not installed: pip install 'seglab[geo]'" in capsys.readouterr().err

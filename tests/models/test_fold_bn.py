@@ -21,8 +21,8 @@ from .zoo_parity import config_path
 
 # The smallest shipped config of each family whose model has BatchNorm (san and segmenter have none).
 # The default run checks seven families whose representative is small (V1c stems, basic blocks, downsample
-# branches, ASPP and depthwise-separable heads, HRNet fuse layers, inverted residuals, two-branch nets); SEGLAB_FOLD_ALL_FAMILIES=1 checks all of them (about 10 s per
-# ResNet-50-sized model on 2 busy cores).
+# branches, ASPP and depthwise-separable heads, HRNet fuse layers, inverted residuals, two-branch nets);
+# SEGLAB_FOLD_ALL_FAMILIES=1 checks all of them (about 10 s per ResNet-50-sized model on 2 busy cores).
 REPRESENTATIVES = {
     "ann": "ann_r50-d8_4xb2-40k_cityscapes-512x1024",
     "apcnet": "apcnet_r50-d8_4xb2-40k_cityscapes-512x1024",

@@ -32,6 +32,7 @@ from .zoo_parity import (
 )
 
 FIXTURES = read_record("attention_b_fixtures.json.gz")
+del FIXTURES["recorder"]  # the script that re-makes the record, not a case
 NOT_BUILT: dict[str, str] = {}  # every config of the five MMSegmentation folders is shipped and builds
 
 

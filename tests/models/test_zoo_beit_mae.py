@@ -36,6 +36,7 @@ from .zoo_parity import (
 )
 
 FIXTURES = read_record("beit_mae_fixtures.json.gz")
+del FIXTURES["recorder"]  # the script that re-makes the record, not a case
 DECAY = read_record("beit_mae_decay.json.gz")
 CONFIGS = {
     "beit": "beit/beit-large_upernet_8xb1-amp-160k_ade20k-640x640",  # AmpOptimWrapper, accumulative_counts=2

@@ -35,6 +35,7 @@ from .zoo_parity import (
 )
 
 FIXTURES = read_record("convnext_poolformer_fixtures.json.gz")
+del FIXTURES["recorder"]  # the script that re-makes the record, not a case
 DECAY = read_record("convnext_poolformer_decay.json.gz")
 CONVNEXT_TINY = "convnext/convnext-tiny_upernet_8xb2-amp-160k_ade20k-512x512"
 POOLFORMER_S12 = "poolformer/fpn_poolformer_s12_8xb4-40k_ade20k-512x512"

@@ -41,7 +41,8 @@ FIXTURES, STRUCTURES = RECORD["cases"], RECORD["structures"]
 def fixture_tensors() -> dict:
     """Weights and inputs are stored as float16 (the reference ran on exactly those values), outputs as float32;
     a case may reuse another's weights (``state``: options that change no parameter)."""
-    tensors = {k: v.float() for k, v in torch.load(RECORDS / "mobile_fixtures.pt", weights_only=True).items()}
+    loaded = torch.load(RECORDS / "mobile_fixtures.pt", weights_only=True)
+    tensors = {k: v.float() for k, v in loaded.items() if k != "recorder"}  # "recorder": the script's path
     tensors.update({f"{name}/state": tensors[f"{case['state']}/state"] for name, case in FIXTURES.items()})
     return tensors
 

@@ -32,6 +32,7 @@ from .zoo_parity import (
 )
 
 FIXTURES = read_record("psp_uper_fpn_fixtures.json.gz")
+del FIXTURES["recorder"]  # the script that re-makes the record, not a case
 
 
 # ------------------------------------------------------------------------------------------ key/shape lists

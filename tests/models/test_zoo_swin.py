@@ -28,6 +28,7 @@ from .zoo_parity import (
 )
 
 FIXTURES = read_record("swin_fixtures.json.gz")
+del FIXTURES["recorder"]  # the script that re-makes the record, not a case
 TINY_SWIN = dict(embed_dims=4, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4], window_size=3)  # the records' model
 
 

@@ -31,6 +31,7 @@ from .zoo_parity import (
 )
 
 FIXTURES = read_record("vit_fixtures.json.gz")
+del FIXTURES["recorder"]  # the script that re-makes the record, not a case
 # every config of MMSegmentation 1.2.2's configs/vit/ ships and builds; none is left out
 NOT_BUILT: dict[str, str] = {}
 

@@ -43,6 +43,7 @@ class PretrainedSource:
     hub: HubFile | None = None
     convert: Callable[[dict], dict] | None = field(default=None, compare=False)
     family: str = ""
+    parity_test: str = ""  # the test file that loads the Hub layout and compares features with its library's
 
     @property
     def hub_usable(self) -> bool:
@@ -53,10 +54,12 @@ class PretrainedSource:
         return named_url(self.name) if self.name.startswith(tuple(SCHEMES)) else mirrored(self.url)
 
 
-def register(*entries: PretrainedSource, family: str = "") -> None:
-    """Make ``entries`` known by the string configs name (a backbone family's ``*_weights.py`` calls this)."""
+def register(*entries: PretrainedSource, family: str = "", parity_test: str = "") -> None:
+    """Make ``entries`` known by the string configs name (a backbone family's ``*_weights.py`` calls this);
+    ``parity_test`` names the test that proves the family's Hub key maps."""
     for entry in entries:
         entry = replace(entry, family=family) if family else entry
+        entry = replace(entry, parity_test=parity_test) if parity_test and entry.hub_usable else entry
         KNOWN[entry.name] = entry
         for scheme, table in SCHEMES.items():
             if entry.name.startswith(scheme):

@@ -17,8 +17,8 @@ BEGIN = (
 )
 END = "<!-- END sources table -->"
 HEADER = (
-    "| Family | Name / URL in the configs | Hub repo, file, revision (layout) | Used | Relation | Revision |\n"
-    "|---|---|---|---|---|---|"
+    "| Family | Name / URL in the configs | Hub repo, file, revision (layout) | Used | Relation | Revision | Parity test |\n"
+    "|---|---|---|---|---|---|---|"
 )
 
 
@@ -49,7 +49,7 @@ def _row(source: PretrainedSource) -> str:
     cells = [source.family or "—", f"`{name}`"]
     hub_file = source.hub
     if hub_file is None:
-        cells += ["original URL only", "—", "—", "—"]
+        cells += ["original URL only", "—", "—", "—", "—"]
         return "| " + " | ".join(cells) + " |"
     page = hub_file.page or f"https://huggingface.co/{hub_file.repo}"
     revision = f"`{hub_file.revision}`" if hub_file.revision else "unpinned (`main`)"
@@ -60,6 +60,7 @@ def _row(source: PretrainedSource) -> str:
         cells.append("yes (MMSegmentation's layout)" if source.hub_usable else "no (no key map yet)")
     cells.append(f"{hub_file.relation}: {hub_file.note}" if hub_file.note else hub_file.relation)
     cells.append("verified" if hub_file.verified else "not verified")
+    cells.append(f"`{source.parity_test}`" if source.parity_test else "—")
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 

@@ -41,6 +41,16 @@ def test_the_table_is_rewritten_between_the_markers_only(tmp_path):
         write_table(page)
 
 
+def test_every_hub_file_seglab_loads_names_the_parity_test_that_proves_its_key_map():
+    repo = DOC.parents[1]
+    for source in registered_sources():
+        if source.hub_usable:
+            test = source.parity_test
+            assert test and (repo / test).is_file(), (source.name, test)
+            text = (repo / test).read_text(encoding="utf-8")
+            assert source.family.split()[0].lower()[:4] in text.lower(), (source.name, test)
+
+
 def test_every_verified_hub_file_names_a_full_sha_that_its_page_shows():
     for source in registered_sources():
         hub_file = source.hub

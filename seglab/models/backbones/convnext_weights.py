@@ -106,4 +106,4 @@ SOURCES = [
         _IN22K_NOTE,
     ),
 ]
-register(*SOURCES, family="ConvNeXt")
+register(*SOURCES, family="ConvNeXt", parity_test="tests/fileio/test_timm_parity_convnets.py")

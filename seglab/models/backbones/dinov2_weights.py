@@ -1,6 +1,6 @@
 """Pre-trained sources of DINOv2: the authors' torch-hub files (``dl.fbaipublicfiles.com/dinov2``, their
 layout, which ``DINOv2`` holds as is) and the same weights on the Hub in the transformers layout
-(``facebook/dinov2-small|base|large``, revisions unpinned), converted by ``transformers_dinov2_to_original``.
+(``facebook/dinov2-small|base|large``, pinned to commits read off the Hub), converted by ``transformers_dinov2_to_original``.
 
 transformers' layout as the Hub serves it (``Dinov2Model``, ``Dinov2WithRegistersModel``):
 ``embeddings.{cls_token,register_tokens,mask_token,position_embeddings}``, ``embeddings.patch_embeddings.
@@ -73,10 +73,30 @@ _URL = "https://dl.fbaipublicfiles.com/dinov2"
 _NOTE = "the DINOv2 authors' LVD-142M weights (distilled from ViT-g), transformers layout"
 
 
+# repo -> (commit sha, the Hub page that shows model.safetensors at that commit). The large one is the commit of
+# the pull request that added the file (refs/pr/3); no page shows the sha of its merge into main.
+_PINNED = {
+    "facebook/dinov2-small": (
+        "150c8e7bb7cef2d30ec31b13a517af14840ee3f7",
+        "https://huggingface.co/facebook/dinov2-small/commit/150c8e7bb7cef2d30ec31b13a517af14840ee3f7",
+    ),
+    "facebook/dinov2-base": (
+        "c73891fc3a90e8fe9ffead361cec7058e0319f03",
+        "https://huggingface.co/facebook/dinov2-base/tree/c73891fc3a90e8fe9ffead361cec7058e0319f03",
+    ),
+    "facebook/dinov2-large": (
+        "4dc741a35f1f859959ae2dcacfb99c0d331caa6b",
+        "https://huggingface.co/facebook/dinov2-large/commit/4dc741a35f1f859959ae2dcacfb99c0d331caa6b",
+    ),
+}
+
+
 def _source(arch: str, repo: str) -> PretrainedSource:
     url = f"{_URL}/dinov2_{arch}14/dinov2_{arch}14_pretrain.pth"
-    page = f"https://huggingface.co/{repo}"
-    hub = HubFile(repo, "model.safetensors", None, "transformers", "same weights", page, _NOTE)
+    revision, page = _PINNED.get(repo, (None, f"https://huggingface.co/{repo}"))
+    hub = HubFile(
+        repo, "model.safetensors", revision, "transformers", "same weights", page, _NOTE, verified=revision is not None
+    )
     return PretrainedSource(url, url, hub, transformers_dinov2_to_original)
 
 
@@ -85,4 +105,4 @@ SOURCES = [
     _source("vitb", "facebook/dinov2-base"),
     _source("vitl", "facebook/dinov2-large"),
 ]
-register(*SOURCES, family="DINOv2")
+register(*SOURCES, family="DINOv2", parity_test="tests/models/test_dino.py")

@@ -66,4 +66,4 @@ def _source(arch: str) -> PretrainedSource:
 
 
 SOURCES = [_source("vits"), _source("vitb"), _source("vitl")]
-register(*SOURCES, family="DINOv3")
+register(*SOURCES, family="DINOv3", parity_test="tests/models/test_dino.py")

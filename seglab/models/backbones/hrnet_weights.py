@@ -23,8 +23,21 @@ def timm_hrnet_to_mmseg(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return {key: value for key, value in state.items() if not key.startswith(_HEAD)}
 
 
+# repo -> (commit sha, its Hub page). hrnet_w18_small_v2: the commit page gives the full sha of a README-only
+# commit whose tree (tree/main, head bd1000d) lists model.safetensors from "Add model".
+_PINNED = {
+    "timm/hrnet_w18_small_v2.ms_in1k": (
+        "bd1000d6177cb20b3ae43d29524816bbf6c378e3",
+        "https://huggingface.co/timm/hrnet_w18_small_v2.ms_in1k/commit/bd1000d6177cb20b3ae43d29524816bbf6c378e3",
+    ),
+}
+
+
 def _source(name: str, file: str, repo: str, note: str) -> PretrainedSource:
-    hub = HubFile(repo, "model.safetensors", None, "timm", "same weights", f"https://huggingface.co/{repo}", note)
+    revision, page = _PINNED.get(repo, (None, f"https://huggingface.co/{repo}"))
+    hub = HubFile(
+        repo, "model.safetensors", revision, "timm", "same weights", page, note, verified=revision is not None
+    )
     return PretrainedSource(name, f"{THIRD_PARTY}/{file}", hub, timm_hrnet_to_mmseg)
 
 
@@ -48,4 +61,4 @@ SOURCES = [
         "the HRNet authors' ImageNet weights, timm layout",
     ),
 ]
-register(*SOURCES, family="HRNet")
+register(*SOURCES, family="HRNet", parity_test="tests/fileio/test_timm_parity_convnets.py")

@@ -141,4 +141,4 @@ SOURCES = [
         _from_transformers,
     ),
 ]
-register(*SOURCES, family="MixVisionTransformer")
+register(*SOURCES, family="MixVisionTransformer", parity_test="tests/models/test_hub_backbones.py")

@@ -62,4 +62,4 @@ SOURCES = [
         timm_mobilenet_v2_to_mmseg,
     ),
 ]
-register(*SOURCES, family="MobileNetV2")
+register(*SOURCES, family="MobileNetV2", parity_test="tests/fileio/test_timm_parity_convnets.py")

@@ -72,4 +72,4 @@ SOURCES = [
     _source("large", "mobilenet_v3_large-bc2c3fd3.pth"),
     _source("small", "mobilenet_v3_small-47085aa1.pth"),
 ]
-register(*SOURCES, family="MobileNetV3")
+register(*SOURCES, family="MobileNetV3", parity_test="tests/fileio/test_timm_parity_convnets.py")

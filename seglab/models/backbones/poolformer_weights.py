@@ -67,4 +67,4 @@ def _source(arch: str, file: str) -> PretrainedSource:
 
 
 SOURCES = [_source(arch, file) for arch, file in _FILES.items()]
-register(*SOURCES, family="PoolFormer")
+register(*SOURCES, family="PoolFormer", parity_test="tests/fileio/test_timm_parity_convnets.py")

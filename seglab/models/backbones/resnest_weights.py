@@ -37,4 +37,4 @@ SOURCES = [
     _source(101, "resnest101_d2-f3b931b2.pth", "timm/resnest101e.in1k"),
     _source(200, "resnest200_d2-ca88e41f.pth", "timm/resnest200e.in1k"),
 ]
-register(*SOURCES, family="ResNeSt")
+register(*SOURCES, family="ResNeSt", parity_test="tests/fileio/test_timm_parity_convnets.py")

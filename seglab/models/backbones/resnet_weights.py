@@ -137,4 +137,4 @@ SOURCES = [
         _with_prefix("backbone.", timm_resnet_to_mmseg),
     ),
 ]
-register(*SOURCES, family="ResNet")
+register(*SOURCES, family="ResNet", parity_test="tests/fileio/test_timm_parity.py")

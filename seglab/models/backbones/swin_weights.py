@@ -215,4 +215,4 @@ SOURCES = [
         _from_transformers,
     ),
 ]
-register(*SOURCES, family="SwinTransformer")
+register(*SOURCES, family="SwinTransformer", parity_test="tests/models/test_hub_backbones.py")

@@ -63,4 +63,4 @@ def _source(kind: str, size: str, file: str) -> PretrainedSource:
 
 
 SOURCES = [_source(kind, size, file) for (kind, size), file in _FILES.items()]
-register(*SOURCES, family="Twins")
+register(*SOURCES, family="Twins", parity_test="tests/fileio/test_timm_parity_transformers.py")

@@ -24,7 +24,8 @@ _JX_LARGE_NOTE = (
 )
 
 
-# repo -> (commit sha, the Hub page that shows model.safetensors at that commit); a repo not here is unpinned
+# repo -> (commit sha, the Hub page that shows the file at that commit[, the file when not model.safetensors]);
+# a repo not here is unpinned
 _PINNED = {
     "timm/deit_small_patch16_224.fb_in1k": (
         "38e0e3a79073772ea54733b87885d3d7f6348e8a",
@@ -34,12 +35,26 @@ _PINNED = {
         "4c8c236981c8902ea7af4e83b6fe0270812e03d4",
         "https://huggingface.co/timm/deit_base_patch16_224.fb_in1k/tree/4c8c236981c8902ea7af4e83b6fe0270812e03d4",
     ),
+    "timm/vit_small_patch16_384.augreg_in21k_ft_in1k": (
+        "3fe0b849c2d906a2bbcd18e064f37bc2872aaf69",
+        "https://huggingface.co/timm/vit_small_patch16_384.augreg_in21k_ft_in1k/commits/"
+        "3fe0b849c2d906a2bbcd18e064f37bc2872aaf69/model.safetensors",
+    ),
+    # the only full sha found is the "Add model" commit, before timm added model.safetensors: its pickle file,
+    # read by seglab's safe unpickler (the same weights: main's pytorch_model.bin dates from that commit)
+    "timm/vit_large_patch16_384.augreg_in21k_ft_in1k": (
+        "e7fd2e9f8bba502df847affedc05e1ba1a91ad77",
+        "https://huggingface.co/timm/vit_large_patch16_384.augreg_in21k_ft_in1k/tree/"
+        "e7fd2e9f8bba502df847affedc05e1ba1a91ad77",
+        "pytorch_model.bin",
+    ),
 }
 
 
 def _timm(repo: str, relation: str, note: str) -> HubFile:
-    revision, page = _PINNED.get(repo, (None, f"https://huggingface.co/{repo}"))
-    return HubFile(repo, "model.safetensors", revision, "timm", relation, page, note, verified=revision is not None)
+    revision, page, *file = _PINNED.get(repo, (None, f"https://huggingface.co/{repo}"))
+    filename = file[0] if file else "model.safetensors"
+    return HubFile(repo, filename, revision, "timm", relation, page, note, verified=revision is not None)
 
 
 def _segmenter(size: str, file: str) -> PretrainedSource:
@@ -108,4 +123,4 @@ SOURCES = [
         convert_timm_vit,
     ),
 ]
-register(*SOURCES, family="VisionTransformer")
+register(*SOURCES, family="VisionTransformer", parity_test="tests/fileio/test_timm_parity_transformers.py")

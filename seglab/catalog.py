@@ -87,6 +87,7 @@ MODELS = {
     "segmentor": {
         "EncoderDecoder": "seglab.models.segmentors.encoder_decoder:EncoderDecoder",
         "CascadeEncoderDecoder": "seglab.models.segmentors.cascade_encoder_decoder:CascadeEncoderDecoder",
+        "EoMT": "seglab.models.segmentors.eomt:EoMT",
         "MultimodalEncoderDecoder": "seglab.models.san.segmentor:MultimodalEncoderDecoder",
     },
     "data_preprocessor": {
@@ -125,6 +126,7 @@ MODELS = {
         "MAE": "seglab.models.backbones.mae:MAE",
         "MSCAN": "seglab.models.backbones.mscan:MSCAN",
         "DINOv2": "seglab.models.backbones.dinov2:DINOv2",
+        "EoMTDINOv2": "seglab.models.backbones.eomt_dinov2:EoMTDINOv2",
         "DINOv3": "seglab.models.backbones.dinov3:DINOv3",
         "TIMMBackbone": "seglab.models.backbones.timm_backbone:TIMMBackbone",
         "mmpretrain.TIMMBackbone": "seglab.models.backbones.timm_backbone:MMPretrainTIMMBackbone",
@@ -166,6 +168,7 @@ MODELS = {
         "STDCHead": "seglab.models.heads.stdc_head:STDCHead",
         "LRASPPHead": "seglab.models.heads.lraspp:LRASPPHead",
         "Mask2FormerHead": "seglab.models.heads.mask2former:Mask2FormerHead",
+        "EoMTHead": "seglab.models.heads.eomt:EoMTHead",
         "MaskFormerHead": "seglab.models.heads.maskformer:MaskFormerHead",
         "IterativeDecodeHead": "seglab.models.heads.knet:IterativeDecodeHead",
         "KernelUpdateHead": "seglab.models.heads.knet:KernelUpdateHead",
@@ -253,6 +256,7 @@ HUB_MODELS = {
     "BeitForSemanticSegmentation": "seglab.models.backbones.beit_hf:convert",
     "DPTForSemanticSegmentation": "seglab.models.heads.dpt_hf:convert",
     "Mask2FormerForUniversalSegmentation": "seglab.models.heads.mask2former_hf:convert",
+    "EomtForUniversalSegmentation": "seglab.models.heads.eomt_hf:convert",
     "MaskFormerForInstanceSegmentation": "seglab.models.heads.maskformer_hf:convert",
 }
 

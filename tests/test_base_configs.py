@@ -69,6 +69,13 @@ def differences(ours: Any, theirs: Any, where: str) -> list[str]:
     return [] if ours == theirs else [f"{where}: seglab {ours!r}, MMEngine {theirs!r}"]
 
 
+SEGLAB_OWN_BASES = {  # model files of seglab's own families, which MMSegmentation 1.2.2 does not have
+    "_base_/models/dinov2_linear.py",
+    "_base_/models/upernet_dinov2.py",
+    "_base_/models/eomt_dinov2.py",
+}
+
+
 def test_every_recorded_base_file_ships():
     shipped = {
         path.relative_to(CONFIGS_DIR).as_posix()
@@ -76,7 +83,7 @@ def test_every_recorded_base_file_ships():
         for path in (CONFIGS_DIR / "_base_" / folder).glob("*.py")
     }
     shipped.add("_base_/default_runtime.py")
-    assert shipped == set(BASES)
+    assert shipped - SEGLAB_OWN_BASES == set(BASES)
     assert len(MODEL_BASES) == 50 and len(SCHEDULES) == 7
 
 

@@ -13,6 +13,7 @@ from seglab.models.heads.decode_head import BaseCascadeDecodeHead
 from seglab.registry import MODELS
 
 from ..conftest import TINY_MODEL
+from .test_eomt import TINY_EOMT_MODEL
 from .test_zoo_mask2former import TINY_HEAD as TINY_MASK2FORMER_HEAD
 from .test_zoo_mask2former import TINY_MASKFORMER_HEAD
 from .test_zoo_san import TINY_SAN_MODEL
@@ -44,6 +45,10 @@ ROWS: dict[str, dict] = {
     # SAN: the head and text encoder are trained through the whole model ('head' is what part_of rows build)
     "MultimodalEncoderDecoder": dict(model=TINY_SAN_MODEL, head=TINY_SAN_MODEL),
     "SideAdapterCLIPHead": dict(part_of="MultimodalEncoderDecoder"),
+    # EoMT: the head runs the ViT's last blocks, so it trains through the whole model
+    "EoMT": dict(model=TINY_EOMT_MODEL, head=TINY_EOMT_MODEL),
+    "EoMTHead": dict(part_of="EoMT"),
+    "EoMTDINOv2": dict(backbone=dict(img_size=32, patch_size=16, embed_dims=8, num_layers=2, num_heads=2, out_indices=(1,))),
     "CLIPTextEncoder": dict(part_of="MultimodalEncoderDecoder"),
     "CascadeEncoderDecoder": dict(
         model={

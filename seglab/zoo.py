@@ -2,7 +2,8 @@
 
 ``zoo_table.json.gz`` beside this file holds one row per model of MMSegmentation 1.2.2's
 ``configs/*/metafile.yaml`` (dataset, crop, iterations, published mIoU, checkpoint URL, memory); the
-configs seglab ships are the files under ``seglab/configs/<family>/``. Nothing here is per family, so a
+configs seglab ships are the files under ``seglab/configs/<family>/``; a seglab-only config states its own
+published result, if any, as ``zoo_result = dict(...)`` (read as data). Nothing here is per family, so a
 family appears in ``seglab zoo`` as soon as its config files land.
 
 Published checkpoints live where ``torch.hub.load_state_dict_from_url`` keeps them
@@ -11,6 +12,7 @@ Published checkpoints live where ``torch.hub.load_state_dict_from_url`` keeps th
 
 from __future__ import annotations
 
+import ast
 import copy
 import difflib
 import fnmatch
@@ -51,6 +53,8 @@ class ZooEntry:
     memory_gb: float | None = None
     batch_size: int | None = None
     hub: str | None = None  # a fine-tuned Hub model this config loads as hf://REPO (docs/pretrained.md)
+    result_source: str | None = None  # a seglab-only config's stated result: where it is published
+    result_note: str | None = None  # and how it was measured, when not MMSegmentation's single-scale test
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -101,7 +105,56 @@ def _read_config_facts(name: str, path: Path, mtime_ns: int) -> ZooEntry:
     entry.dataset = ((cfg.get("test_dataloader") or {}).get("dataset") or {}).get("type")
     load_from = str(cfg.get("load_from") or "")
     entry.hub = load_from[len("hf://") :] if load_from.startswith("hf://") else None
+    result = stated_result(path)
+    if result:
+        entry.mIoU, entry.mIoU_ms_flip = result.get("mIoU"), result.get("mIoU_ms_flip")
+        entry.result_source, entry.result_note = result["source"], result.get("note")
     return entry
+
+
+RESULT_KEYS = {"mIoU", "mIoU_ms_flip", "source", "note"}
+
+
+def stated_result(path: Path) -> dict[str, Any] | None:
+    """The ``zoo_result = dict(mIoU=..., source=..., note=...)`` a config file states itself, read as data
+    (nothing runs, nothing is inherited: a config built on this one has other numbers); None without one."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "zoo_result" for t in node.targets):
+            value, keywords = node.value, getattr(node.value, "keywords", [])
+            try:
+                if getattr(getattr(value, "func", None), "id", None) == "dict" and not value.args:
+                    if any(kw.arg is None for kw in keywords):
+                        raise ValueError("dict(**...)")
+                    return _checked_result(path, {kw.arg: ast.literal_eval(kw.value) for kw in keywords})
+                return _checked_result(path, ast.literal_eval(value))
+            except (ValueError, TypeError, SyntaxError):
+                example = "dict(mIoU=51.3, source='URL')"
+                raise ConfigError(f"{path}: zoo_result must be literal data, e.g. {example}") from None
+    return None
+
+
+def _checked_result(path: Path, result: Any) -> dict[str, Any]:
+    """A stated result names its source and at least one mIoU in (0, 100]; anything else is a one-line error."""
+    problem = ""
+    if not isinstance(result, dict):
+        problem = "is not a dict"
+    elif set(result) - RESULT_KEYS:
+        problem = f"has unknown key(s) {sorted(set(result) - RESULT_KEYS)}; accepted: {sorted(RESULT_KEYS)}"
+    elif not isinstance(result.get("source"), str) or not result["source"].strip():
+        problem = "needs source='URL or paper' (where the number is published)"
+    elif not any(k in result for k in ("mIoU", "mIoU_ms_flip")):
+        problem = "needs mIoU= (single-scale test) or mIoU_ms_flip="
+    elif any(
+        isinstance(result[k], bool) or not isinstance(result[k], int | float) or not 0 < result[k] <= 100
+        for k in ("mIoU", "mIoU_ms_flip")
+        if k in result
+    ):
+        problem = "mIoU values must be numbers in (0, 100]"
+    elif not isinstance(result.get("note", ""), str):
+        problem = "note must be a string"
+    if problem:
+        raise ConfigError(f"{path}: zoo_result {problem}")
+    return result
 
 
 def _from_row(row: dict[str, Any], shipped: bool) -> ZooEntry:
@@ -153,8 +206,13 @@ def _cell(entry: ZooEntry, column: str) -> str:
     value = getattr(entry, column)
     if column == "crop":
         return "x".join(str(v) for v in value) if value else "-"
+    if column == "weights" and entry.result_source and not value:  # a seglab-only config's stated result
+        note = f"*{entry.result_note}: " if entry.result_note else ""
+        return f"{note}mIoU from {entry.result_source}; {NO_CHECKPOINT}"
     if column == "weights":
         return value or NO_CHECKPOINT
+    if column in ("mIoU", "mIoU_ms_flip") and value is not None and entry.result_note:
+        return f"{value}*"  # measured otherwise than the column says: the note at the end of the line tells how
     if column == "name" and not entry.shipped:
         return f"{value} (not shipped)"
     return "-" if value is None else str(value)
@@ -181,7 +239,8 @@ def summary() -> dict[str, int]:
         "shipped_seglab_only": len(shipped - set(table) - set(unpublished)),
         "published": len(table),
         "unpublished": len(unpublished),
-        "shipped_families": len({n.split("/")[0] for n in shipped}),
+        "shipped_families": len({n.split("/")[0] for n in shipped}),  # seglab's own families included
+        "shipped_published_families": len({table[n]["family"] for n in shipped & set(table)}),
         "published_families": len({row["family"] for row in table.values()}),
     }
 
@@ -190,7 +249,7 @@ def summary_line() -> str:
     s = summary()
     return (
         f"{s['shipped_published']} configs shipped of {s['published']} published by MMSegmentation 1.2.2, "
-        f"in {s['shipped_families']} of {s['published_families']} families; also shipped: "
+        f"in {s['shipped_published_families']} of {s['published_families']} families; also shipped: "
         f"{s['shipped_unpublished']} of its {s['unpublished']} configs without a published checkpoint "
         f"and {s['shipped_seglab_only']} seglab-only"
     )

@@ -65,7 +65,7 @@ def test_every_seglab_command_line_parses(page):
             parser.parse_args(shlex.split(line)[1:])
 
 
-GUIDES = ["quickstart.md", "custom_dataset.md", "predict.md", "migrating_from_mmsegmentation.md"]
+GUIDES = ["quickstart.md", "custom_dataset.md", "predict.md", "migrating_from_mmsegmentation.md", "timm_backbones.md"]
 
 
 def code_spans(text: str) -> set[str]:

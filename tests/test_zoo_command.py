@@ -168,3 +168,50 @@ def test_zoo_into_a_pipe_closed_early_ends_quietly():
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 141
     assert b"Traceback" not in err
+
+
+MODEL_CARD = "https://github.com/facebookresearch/dinov2/blob/main/MODEL_CARD.md"
+
+
+def test_seglab_only_configs_show_the_result_they_state_with_its_source(capsys):
+    """The DINOv2 linear probes carry the MODEL_CARD's multi-scale mIoU; configs stating none show none."""
+    assert main(["zoo", "--json", "dinov2"]) == 0
+    rows = {c["name"].split("/")[1]: c for c in json.loads(capsys.readouterr().out)["configs"]}
+    for size, miou in (("s", 47.2), ("b", 51.3), ("l", 53.1)):
+        row = rows[f"dinov2-{size}_linear_8xb2-40k_ade20k-512x512"]
+        assert (row["mIoU"], row["result_source"], row["result_note"]) == (miou, MODEL_CARD, "multi-scale test")
+        assert row["weights"] is None and not row["in_mmseg"]
+    upernet = rows["dinov2-b_upernet_8xb2-160k_ade20k-512x512"]
+    assert (upernet["mIoU"], upernet["result_source"]) == (None, None)
+    assert main(["zoo", "dinov2-b_linear_8xb2-40k_ade20k-512x512"]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert " 51.3* " in line and MODEL_CARD in line and "multi-scale" in line and line.endswith(zoo.NO_CHECKPOINT)
+
+
+def test_a_stated_result_is_read_as_data_checked_and_not_inherited(tmp_path, monkeypatch):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    parent, child = folder / "parent.py", folder / "child.py"
+    parent.write_text("crop_size = (8, 8)\nzoo_result = dict(mIoU_ms_flip=40.5, source='Some et al., 2031')\n")
+    child.write_text("_base_ = './parent.py'\ncrop_size = (16, 16)\n")  # other settings, so other numbers
+    monkeypatch.setattr(zoo, "shipped_configs", lambda: {"mine/parent": parent, "mine/child": child})
+    rows = {e.name: e for e in zoo.entries()}
+    assert (rows["mine/parent"].mIoU_ms_flip, rows["mine/parent"].result_source) == (40.5, "Some et al., 2031")
+    assert rows["mine/parent"].mIoU is None and zoo.format_table([rows["mine/parent"]]).count("40.5") == 1
+    assert (rows["mine/child"].mIoU_ms_flip, rows["mine/child"].result_source, rows["mine/child"].crop) == (
+        None,
+        None,
+        (16, 16),
+    )
+    for text, problem in [
+        ("zoo_result = dict(mIoU=51.3)", "needs source="),
+        ("zoo_result = dict(source='paper')", "needs mIoU="),
+        ("zoo_result = dict(mIoU=513, source='paper')", "(0, 100]"),
+        ("zoo_result = dict(miou=51.3, source='paper')", "unknown key(s) ['miou']"),
+        ("zoo_result = dict(mIoU=float('51.3'), source='paper')", "literal data"),
+        ("zoo_result = [51.3]", "not a dict"),
+    ]:
+        parent.write_text(text + "\n")
+        with pytest.raises(ConfigError, match="zoo_result") as err:
+            zoo.stated_result(parent)
+        assert problem in str(err.value) and str(parent) in str(err.value) and "\n" not in str(err.value), text

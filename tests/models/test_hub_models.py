@@ -163,6 +163,56 @@ def test_beit_upernet_from_a_hub_folder_gives_the_hub_models_logits(tmp_path):
         assert_close(ours.decode_head(ours.neck(ours.backbone(x))), theirs(pixel_values=x).logits)
 
 
+BEIT_HF = "beit-base_upernet_hf-microsoft_ade20k-640x640"
+BEIT_TINY = {
+    "model.backbone.embed_dims": 16,
+    "model.backbone.num_heads": 2,
+    "model.backbone.mlp_ratio": 2,
+    "model.backbone.img_size": (64, 64),
+    "model.neck.embed_dim": 16,
+    "model.decode_head.in_channels": [16, 16, 16, 16],
+    "model.auxiliary_head.in_channels": 16,
+}
+
+
+@pytest.fixture(scope="module")
+def hub_beit_ade(tmp_path_factory):
+    """microsoft/beit-base-finetuned-ade-640-640's architecture (12 blocks, out_indices [3, 5, 7, 11], relative
+    position bias, as transformers' conversion script configures it) at width 16 and 64x64."""
+    config = transformers.BeitConfig(
+        hidden_size=16, num_attention_heads=2, intermediate_size=32, image_size=64, use_relative_position_bias=True,
+        out_indices=[3, 5, 7, 11], auxiliary_channels=8, num_labels=5,
+    )  # fmt: skip
+    theirs = randomise(transformers.BeitForSemanticSegmentation(config))
+    return theirs, save_hub_model(theirs, tmp_path_factory.mktemp("beit-ade"))
+
+
+def test_the_beit_hub_config_gives_the_hub_models_logits_and_normalisation(hub_beit_ade, caplog):
+    """The shipped config as it is (blocks 1, 3, 5, 9 into the neck), only narrowed: no warning, same logits."""
+    theirs, folder = hub_beit_ade
+    with caplog.at_level(logging.WARNING, logger="seglab"):
+        ours = init_model(shrunk_config(BEIT_HF, {**UPER_HEADS, **BEIT_TINY}), str(folder))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert_close(ours.decode_head(ours.neck(ours.backbone(x))), theirs(pixel_values=x).logits)
+    processor = transformers.BeitImageProcessor()  # what the Hub's preprocessor_config.json leaves at default
+    assert ours.data_preprocessor.mean.flatten().tolist() == [255 * m for m in processor.image_mean]
+    assert ours.data_preprocessor.std.flatten().tolist() == [255 * s for s in processor.image_std]
+
+
+def test_the_beit_hub_model_in_mmsegmentations_beit_config_warns_naming_the_blocks(hub_beit_ade, caplog):
+    theirs, folder = hub_beit_ade
+    with caplog.at_level(logging.WARNING, logger="seglab"):
+        ours = init_model(shrunk_config(BEIT, {**UPER_HEADS, **BEIT_TINY}), str(folder))
+    (warning,) = [r.getMessage() for r in caplog.records if "out_indices" in r.getMessage()]
+    assert "model.backbone.out_indices=[1, 3, 5, 9]" in warning and len(warning.splitlines()) == 1
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        difference = ours.decode_head(ours.neck(ours.backbone(x))) - theirs(pixel_values=x).logits
+    assert difference.abs().max() > 1e-2  # blocks 3, 5, 7, 11 are not what the Hub model reads
+
+
 def test_hf_uri_load_from_and_a_pytorch_model_bin_folder_load_the_same_model(tmp_path, monkeypatch):
     from seglab.fileio.checkpoint import load_checkpoint
     from seglab.fileio.pretrained import read_safetensors

@@ -19,3 +19,6 @@ param_scheduler = [
     dict(type='PolyLR', power=1.0, begin=1500, end=40000, eta_min=0.0, by_epoch=False),
 ]
 train_dataloader = dict(batch_size=2)
+# what `seglab zoo` shows for this config (read as data, not inherited by configs built on this one)
+zoo_result = dict(mIoU=47.2, note='multi-scale test',
+                  source='https://github.com/facebookresearch/dinov2/blob/main/MODEL_CARD.md')

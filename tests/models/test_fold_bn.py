@@ -1,79 +1,30 @@
-"""BatchNorm folding (``seglab.models.fold_bn``): for one config of every family with BatchNorm, the folded
-model predicts the unfolded model's labels (logits equal up to rounding), with random weights and random BN
-statistics; what must not fold stays unfolded; a model in training mode is never folded, and a folded one
-cannot train."""
+"""BatchNorm folding (``seglab.models.fold_bn``): every registered model type that has BatchNorm, built tiny
+from its ``test_model_types.ROWS`` row with random weights and random BN statistics, predicts the same after
+folding (logits equal up to rounding, labels identical); what must not fold stays unfolded; a model in
+training mode is never folded, and a folded one cannot train."""
 
 from __future__ import annotations
 
 import copy
-import os
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
-from seglab import Config
-from seglab.models.builder import build_model
 from seglab.models.fold_bn import NotFoldableError, fold_batchnorm, folded_pairs
 from seglab.models.layers.conv_module import ConvModule
+from seglab.registry import MODELS
 
-from .zoo_parity import config_path
+from .test_model_types import FEATURES, ROWS, features
 
-# The smallest shipped config of each family whose model has BatchNorm (san and segmenter have none).
-# The default run checks seven families whose representative is small (V1c stems, basic blocks, downsample
-# branches, ASPP and depthwise-separable heads, HRNet fuse layers, inverted residuals, two-branch nets);
-# SEGLAB_FOLD_ALL_FAMILIES=1 checks all of them (about 10 s per ResNet-50-sized model on 2 busy cores).
-REPRESENTATIVES = {
-    "ann": "ann_r50-d8_4xb2-40k_cityscapes-512x1024",
-    "apcnet": "apcnet_r50-d8_4xb2-40k_cityscapes-512x1024",
-    "beit": "beit-base_upernet_8xb2-160k_ade20k-640x640",
-    "bisenetv1": "bisenetv1_r18-d32-in1k-pre_4xb4-160k_cityscapes-1024x1024",
-    "bisenetv2": "bisenetv2_fcn_4xb4-160k_cityscapes-1024x1024",
-    "ccnet": "ccnet_r50-d8_4xb2-40k_cityscapes-512x1024",
-    "cgnet": "cgnet_fcn_4xb4-60k_cityscapes-680x680",
-    "convnext": "convnext-tiny_upernet_8xb2-amp-160k_ade20k-512x512",
-    "danet": "danet_r50-d8_4xb2-40k_cityscapes-512x1024",
-    "ddrnet": "ddrnet_23-slim_in1k-pre_2xb6-120k_cityscapes-1024x1024",
-    "deeplabv3": "deeplabv3_r18b-d8_4xb2-80k_cityscapes-512x1024",
-    "deeplabv3plus": "deeplabv3plus_r18b-d8_4xb2-80k_cityscapes-512x1024",
-    "dmnet": "dmnet_r50-d8_4xb2-40k_cityscapes-512x1024",
-    "dnlnet": "dnl_r50-d8_4xb2-40k_cityscapes-512x1024",
-    "dpt": "dpt_vit-b16_8xb2-160k_ade20k-512x512",
-    "emanet": "emanet_r50-d8_4xb2-80k_cityscapes-512x1024",
-    "encnet": "encnet_r50-d8_4xb2-40k_cityscapes-512x1024",
-    "erfnet": "erfnet_fcn_4xb4-160k_cityscapes-512x1024",
-    "fastfcn": "fastfcn_r50-d32_jpu_enc_4xb2-80k_cityscapes-512x1024",
-    "fastscnn": "fast_scnn_8xb4-160k_cityscapes-512x1024",
-    "fcn": "fcn_r18b-d8_4xb2-80k_cityscapes-512x1024",
-    "gcnet": "gcnet_r50-d8_4xb2-40k_cityscapes-512x1024",
-    "hrnet": "fcn_hr18s_4xb4-80k_potsdam-512x512",
-    "icnet": "icnet_r18-d8-in1k-pre_4xb2-160k_cityscapes-832x832",
-    "isanet": "isanet_r50-d8_4xb2-40k_cityscapes-512x1024",
-    "knet": "knet-s3_r50-d8_pspnet_8xb2-adamw-80k_ade20k-512x512",
-    "mae": "mae-base_upernet_8xb2-amp-160k_ade20k-512x512-ms",
-    "mask2former": "mask2former_r50_8xb2-90k_cityscapes-512x1024",
-    "maskformer": "maskformer_r50-d32_8xb2-160k_ade20k-512x512",
-    "mobilenet_v2": "mobilenet-v2-d8_fcn_4xb2-80k_cityscapes-512x1024",
-    "mobilenet_v3": "mobilenet-v3-d8-s_lraspp_4xb4-320k_cityscapes-512x1024",
-    "nonlocal_net": "nonlocal_r50-d8_4xb2-40k_cityscapes-512x1024",
-    "ocrnet": "ocrnet_hr18s_4xb2-160k_cityscapes-512x1024",
-    "pidnet": "pidnet-s_2xb6-120k_1024x1024-cityscapes",
-    "point_rend": "pointrend_r50_4xb2-80k_cityscapes-512x1024",
-    "poolformer": "fpn_poolformer_s12_8xb4-40k_ade20k-512x512",
-    "psanet": "psanet_r50-d8_4xb4-160k_ade20k-512x512",
-    "pspnet": "pspnet_r18b-d8_4xb2-80k_cityscapes-512x1024",
-    "resnest": "resnest_s101-d8_deeplabv3plus_4xb2-80k_cityscapes-512x1024",
-    "segformer": "segformer_mit-b0_8xb1-160k_cityscapes-1024x1024",
-    "segnext": "segnext_mscan-t_1xb16-adamw-160k_ade20k-512x512",
-    "sem_fpn": "fpn_r50_4xb2-80k_cityscapes-512x1024",
-    "setr": "setr_vit-l_naive_8xb2-160k_ade20k-512x512",
-    "stdc": "stdc1_4xb12-80k_cityscapes-512x1024",
-    "swin": "swin-tiny-patch4-window7_upernet_1xb8-20k_levir-256x256",
-    "twins": "twins_svt-s_fpn_fpnhead_8xb4-80k_ade20k-512x512",
-    "unet": "unet-s5-d16_pspnet_4xb4-40k_chase-db1-128x128",
-    "upernet": "upernet_r18_4xb2-40k_cityscapes-512x1024",
-    "vit": "vit_deit-s16_upernet_8xb2-160k_ade20k-512x512",
+# Types whose tiny model has BatchNorm but no conv -> BN pair that folds, and why (anything else must fold).
+NOTHING_FOLDS = {
+    "BNHead": "its BatchNorm normalises the head's input, before the 1x1 conv",
+    "Feature2Pyramid": "its BatchNorm follows a ConvTranspose2d, which is not folded",
 }
+BUILT_KINDS = ("model", "cascade", "backbone", "head", "neck")  # rows that build a module with a forward
 
 
 def randomise_batchnorms(model: nn.Module, generator: torch.Generator) -> int:
@@ -91,33 +42,69 @@ def randomise_batchnorms(model: nn.Module, generator: torch.Generator) -> int:
     return count
 
 
-def predict_logits(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
-    samples = [dict(img_shape=tuple(image.shape[-2:]), ori_shape=tuple(image.shape[-2:]))]
-    return model.encode_decode(image, samples)
+def tiny_case(name: str) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
+    """The tiny module of ``ROWS[name]`` (a cascade stage inside its two-stage model) and its eval forward."""
+    module, forward = _tiny_module(name)
+    return module, lambda m: (torch.manual_seed(3), forward(m))[1]  # one seed: LightHamHead's NMF draws bases
 
 
-FAST = ("bisenetv2", "deeplabv3plus", "erfnet", "fastscnn", "hrnet", "segformer", "stdc")
-CHECKED = sorted(REPRESENTATIVES) if os.environ.get("SEGLAB_FOLD_ALL_FAMILIES") else FAST
-
-
-@pytest.mark.parametrize("family", CHECKED)
-@torch.no_grad()
-def test_folded_model_predicts_what_the_unfolded_model_predicts(family):
-    cfg = Config.fromfile(config_path(f"{family}/{REPRESENTATIVES[family]}")).model
+def _tiny_module(name: str) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
+    row = copy.deepcopy(ROWS[name])
+    if "cascade" in row:
+        cascade = ROWS["CascadeEncoderDecoder"]["model"]
+        stages = [cascade["decode_head"][0], {**row.pop("cascade"), "type": name}]
+        row["model"] = {**cascade, **row.pop("cascade_model", {}), "decode_head": stages}
+        name = "CascadeEncoderDecoder"
     torch.manual_seed(0)
-    model = build_model(cfg, load_pretrained=False).eval()
-    assert randomise_batchnorms(model, torch.Generator().manual_seed(1)) > 0
-    image = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
-    if hasattr(model.backbone, "img_size"):  # ViT-style backbones predict at the grid they were built for
-        image = torch.randn(1, 3, *model.backbone.img_size, generator=torch.Generator().manual_seed(2))
-    expected = predict_logits(model, image)
-    folded, traced = fold_batchnorm(model, lambda m: predict_logits(m, image), inplace=True)
-    assert torch.equal(traced, expected)  # the trace's forward is the unfolded model's prediction
-    assert folded_pairs(folded) > 0
-    got = predict_logits(folded, image)
-    scale = expected.abs().max()
-    assert (got - expected).abs().max() <= 1e-4 * scale + 1e-6
-    assert torch.equal(got.max(1).indices, expected.max(1).indices)
+    if "model" in row:
+        image = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+        samples = [{"img_shape": (64, 64), "ori_shape": (64, 64)}]
+        return MODELS.build({**row["model"], "type": name}), lambda m: m.predict(image, samples)
+    if "backbone" in row:
+        image = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+        return MODELS.build({**row["backbone"], "type": name}), lambda m: m(image)
+    feats = features(False, row.get("features", FEATURES))
+    if "neck" in row:
+        return MODELS.build({**row["neck"], "type": name}), lambda m: m(feats)
+    if row.get("cls_tokens"):
+        feats = [[f, f.mean((2, 3))] for f in feats]
+    metas = [{"pad_shape": (64, 64)}] * 2
+    return MODELS.build({**row["head"], "type": name}), lambda m: m.predict(feats, metas, {})
+
+
+def logits_and_labels(outputs: Any) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Logit maps (or feature maps) to compare, and the label maps among them (predictions and head outputs)."""
+    if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):  # a segmentor's predictions
+        return [s["seg_logits"] for s in outputs], [s["pred_sem_seg"] for s in outputs]
+    if isinstance(outputs, torch.Tensor):  # a head's logits
+        return [outputs], [outputs.argmax(1)]
+    return list(outputs), []  # a backbone's or neck's feature maps
+
+
+def built_types() -> list[str]:
+    return sorted(n for n, row in ROWS.items() if any(kind in row for kind in BUILT_KINDS))
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("name", built_types())
+@torch.no_grad()
+def test_folded_model_predicts_what_the_unfolded_model_predicts(name):
+    if "TIMMBackbone" in name:
+        pytest.importorskip("timm")
+    model, run = tiny_case(name)
+    norms = randomise_batchnorms(model.eval(), torch.Generator().manual_seed(1))
+    if norms == 0:
+        assert name not in NOTHING_FOLDS
+        pytest.skip("no BatchNorm")
+    folded, expected = fold_batchnorm(model, run, inplace=True)  # the traced forward is the unfolded prediction
+    assert folded_pairs(folded) > 0 if name not in NOTHING_FOLDS else folded_pairs(folded) == 0
+    left = [m for m in folded.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert len(left) == norms - folded_pairs(folded)  # each folded BatchNorm is gone
+    got_logits, got_labels = logits_and_labels(run(folded))
+    want_logits, want_labels = logits_and_labels(expected)
+    for got, want in zip(got_logits, want_logits, strict=True):
+        assert (got - want).abs().max() <= 1e-4 * want.abs().max() + 1e-6
+    assert all(torch.equal(g, w) for g, w in zip(got_labels, want_labels, strict=True))
 
 
 class Layouts(nn.Module):
@@ -148,6 +135,7 @@ def layouts() -> Layouts:
 def test_only_a_batchnorm_that_directly_follows_a_conv_folds():
     model, image = layouts(), torch.randn(2, 3, 16, 16)
     folded, expected = fold_batchnorm(model, lambda m: m(image))
+    assert torch.equal(expected, model(image))  # what the trace returns is the unfolded model's output
     assert folded_pairs(folded) == 1
     assert isinstance(folded.plain[1], nn.Identity)
     kept = [name for name, m in folded.named_modules() if isinstance(m, nn.BatchNorm2d)]

@@ -1,26 +1,10 @@
 # DINOv2 ViT-B/14 fine-tuned under UPerNet (Feature2Pyramid neck), ADE20K 512x512, 160k iterations, AdamW
 # with layer-wise lr decay as BEiT's configs. The DINOv2 paper gives no UPerNet result: no published mIoU.
-_base_ = [
-    '../_base_/models/upernet_dinov2.py', '../_base_/datasets/ade20k.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_160k.py'
-]
-crop_size = (512, 512)
+_base_ = './dinov2-s_upernet_8xb2-160k_ade20k-512x512.py'
 model = dict(
-    data_preprocessor=dict(size=crop_size),
     backbone=dict(
         embed_dims=768, num_layers=12, num_heads=12, out_indices=(3, 5, 7, 11),
-        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth')),
+        init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth')),
     neck=dict(embed_dim=768),
     decode_head=dict(in_channels=[768] * 4),
     auxiliary_head=dict(in_channels=768))
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=3e-5, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='LearningRateDecayOptimizerConstructor',
-    paramwise_cfg=dict(decay_rate=0.9, decay_type='layer_wise', num_layers=12))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, begin=1500, end=160000, eta_min=0.0, by_epoch=False),
-]
-train_dataloader = dict(batch_size=2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import importlib.util
 import io
 import json
 import logging
@@ -60,6 +61,34 @@ def parse_out_dir(usage: str) -> tuple[Path, set[str]]:
 
 
 # ------------------------------------------------------------------------------------------ writing files
+def write_parts(
+    out: Path,
+    parts: set[str],
+    family: str,
+    recorder: str,
+    *,
+    keys: Callable[[], dict] | None = None,
+    fixtures: Callable[[dict], dict] | None = None,
+    init: Callable[[], dict] | None = None,
+    convert: Callable[[], dict] | None = None,
+) -> None:
+    """Write the asked-for parts (all when ``parts`` is empty), in this order, each stamped with ``recorder``:
+    ``{family}_keys.json.gz``, ``{family}_fixtures.json.gz`` + ``.pt`` (``fixtures`` fills the tensor dict it is
+    given and returns the cases), ``{family}_init_stats.json.gz`` and ``{family}_convert.pt`` (stamped by
+    ``convert`` itself, its tensors' shared storage kept)."""
+    if keys is not None and (not parts or "keys" in parts):
+        write_json(out / f"{family}_keys.json.gz", dict(keys(), recorder=recorder))
+    if fixtures is not None and (not parts or "fixtures" in parts):
+        tensors: dict = {}
+        cases = fixtures(tensors)
+        write_json(out / f"{family}_fixtures.json.gz", dict(cases, recorder=recorder))
+        write_tensors(out / f"{family}_fixtures.pt", dict(tensors, recorder=recorder))
+    if init is not None and (not parts or "init" in parts):
+        write_json(out / f"{family}_init_stats.json.gz", dict(init(), recorder=recorder))
+    if convert is not None and (not parts or "convert" in parts):
+        write_tensors(out / f"{family}_convert.pt", convert(), copy_tensors=False)
+
+
 def write_json(path: Path, record: Any) -> None:
     path.write_bytes(gzip.compress(json.dumps(record, separators=(",", ":")).encode(), mtime=0))
     print(f"{path} ({path.stat().st_size} bytes)")
@@ -181,6 +210,20 @@ def init_record(configs: dict[str, list], seeds: int = 8) -> dict:
     )
 
 
+def init_stats(names: Iterable[str], backbone_init_none: bool = False) -> dict:
+    """``init_record`` of ``init_rows`` (8 seeds) of each named config, in the order given."""
+    return init_record({name: init_rows(name, backbone_init_none=backbone_init_none) for name in names})
+
+
+def load_converter(name: str) -> Any:
+    """MMSegmentation's ``tools/model_converters/{name}.py`` as a freshly executed module."""
+    path = CONFIGS.parent / "tools" / "model_converters" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # ------------------------------------------------------------------------------------------ random weights
 def randomize(module: nn.Module, gen: torch.Generator, special: Callable | None = None) -> nn.Module:
     """Seeded random weights and statistics at a realistic scale, so that a wrong op shows in the outputs.
@@ -242,6 +285,11 @@ def outputs_of(out: Any) -> list[torch.Tensor]:
 
 
 # ------------------------------------------------------------------------------------------ numeric cases
+def module_cases(cases: dict[str, dict], tensors: dict, special: Callable | None = None) -> dict:
+    """``module_case`` of each case in turn, its index in ``cases`` as its seed."""
+    return {name: module_case(name, spec, tensors, seed, special) for seed, (name, spec) in enumerate(cases.items())}
+
+
 def shared_inputs(channels: list[int], sizes: list[tuple[int, int]], batch: int = 1) -> tuple[str, list[list]]:
     """The name (``inputs/4x6x8/17x15_9x8_5x4``) and shapes of a set of feature maps shared by cases."""
     name = "inputs/{}/{}".format("x".join(map(str, channels)), "_".join(f"{h}x{w}" for h, w in sizes))

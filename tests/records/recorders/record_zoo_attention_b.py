@@ -13,16 +13,14 @@ from __future__ import annotations
 
 from _zoo import (
     config_names,
-    init_record,
-    init_rows,
+    init_stats,
     key_record,
-    module_case,
+    module_cases,
     parse_out_dir,
     setup,
     shared_inputs,
     uniform,
-    write_json,
-    write_tensors,
+    write_parts,
 )
 
 RECORDER = "tests/records/recorders/record_zoo_attention_b.py"
@@ -76,19 +74,15 @@ def scale_values(mod_name, mod, name, t, gen):
 def main() -> None:
     out, parts = parse_out_dir(__doc__)
     setup()
-    if not parts or "keys" in parts:
-        write_json(out / "attention_b_keys.json.gz", dict(key_record(config_names(*KEY_FOLDERS)), recorder=RECORDER))
-    if not parts or "fixtures" in parts:
-        tensors: dict = {}
-        cases = {
-            name: module_case(name, spec, tensors, seed, scale_values)
-            for seed, (name, spec) in enumerate(CASES.items())
-        }
-        write_json(out / "attention_b_fixtures.json.gz", dict(cases, recorder=RECORDER))
-        write_tensors(out / "attention_b_fixtures.pt", dict(tensors, recorder=RECORDER))
-    if not parts or "init" in parts:
-        rows = {name: init_rows(name) for name in INIT_CONFIGS}
-        write_json(out / "attention_b_init_stats.json.gz", dict(init_record(rows), recorder=RECORDER))
+    write_parts(
+        out,
+        parts,
+        "attention_b",
+        RECORDER,
+        keys=lambda: key_record(config_names(*KEY_FOLDERS)),
+        fixtures=lambda tensors: module_cases(CASES, tensors, scale_values),
+        init=lambda: init_stats(INIT_CONFIGS),
+    )
 
 
 if __name__ == "__main__":

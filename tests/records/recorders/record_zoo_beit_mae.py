@@ -14,7 +14,6 @@ SciPy's documented replacement in its place, ``RectBivariateSpline(x, y, z.T, kx
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from pathlib import Path
 
@@ -22,18 +21,17 @@ import mmengine
 import mmseg
 import torch
 from _zoo import (
-    CONFIGS,
     build,
     config_names,
-    init_record,
-    init_rows,
+    init_stats,
     key_record,
+    load_converter,
     model_config,
-    module_case,
+    module_cases,
     parse_out_dir,
     setup,
     write_json,
-    write_tensors,
+    write_parts,
 )
 from mmengine.optim import build_optim_wrapper
 from mmseg.models.backbones import beit
@@ -187,21 +185,13 @@ def original_layout(family: str, gen: torch.Generator, index: torch.Tensor) -> d
     return out
 
 
-def converter():
-    path = CONFIGS.parent / "tools" / "model_converters" / "beit2mmseg.py"
-    spec = importlib.util.spec_from_file_location("beit2mmseg", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def convert_record() -> dict:
     record = {}
     grid5 = build(dict(type="BEiT", img_size=80, patch_size=16, embed_dims=8, num_layers=1, num_heads=2), "cpu")
     index = grid5.state_dict()["layers.0.attn.relative_position_index"]
     for seed, (family, init_values) in enumerate((("beit", 0.1), ("mae", 1.0))):
         original = original_layout(family, torch.Generator().manual_seed(2024 + seed), index)
-        converted = dict(converter().convert_beit(dict(original)))
+        converted = dict(load_converter("beit2mmseg").convert_beit(dict(original)))
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"{family}.pth"
             torch.save(converted, path)
@@ -263,19 +253,16 @@ def main() -> None:
     out, parts = parse_out_dir(__doc__)
     setup()
     beit.interpolate.interp2d = interp2d
-    if not parts or "keys" in parts:
-        keys = key_record(config_names("beit", "mae"), device="cpu")
-        write_json(out / "beit_mae_keys.json.gz", dict(keys, recorder=RECORDER))
-    if not parts or "fixtures" in parts:
-        tensors: dict = {}
-        cases = {name: module_case(name, spec, tensors, seed) for seed, (name, spec) in enumerate(CASES.items())}
-        write_json(out / "beit_mae_fixtures.json.gz", dict(cases, recorder=RECORDER))
-        write_tensors(out / "beit_mae_fixtures.pt", dict(tensors, recorder=RECORDER))
-    if not parts or "init" in parts:
-        rows = {name: init_rows(name) for name in INIT_CONFIGS}
-        write_json(out / "beit_mae_init_stats.json.gz", dict(init_record(rows), recorder=RECORDER))
-    if not parts or "convert" in parts:
-        write_tensors(out / "beit_mae_convert.pt", convert_record(), copy_tensors=False)
+    write_parts(
+        out,
+        parts,
+        "beit_mae",
+        RECORDER,
+        keys=lambda: key_record(config_names("beit", "mae"), device="cpu"),
+        fixtures=lambda tensors: module_cases(CASES, tensors),
+        init=lambda: init_stats(INIT_CONFIGS),
+        convert=convert_record,
+    )
     if not parts or "decay" in parts:
         cases = {
             name: dict(

@@ -20,16 +20,14 @@ from _zoo import (
     build,
     config_names,
     flat_state,
-    init_record,
-    init_rows,
+    init_stats,
     key_record,
     keys_of,
     parse_out_dir,
     randomize,
     seeded,
     setup,
-    write_json,
-    write_tensors,
+    write_parts,
 )
 from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
@@ -194,20 +192,18 @@ def record_head(
 def main() -> None:
     out, parts = parse_out_dir(__doc__)
     setup()
-    if not parts or "keys" in parts:
-        keys = key_record(config_names("mask2former"), device="cpu", backbone_init_none=True)
-        write_json(out / "mask2former_keys.json.gz", dict(keys, recorder=RECORDER))
-    if not parts or "fixtures" in parts:
-        tensors: dict = {}
-        cases = {
+    write_parts(
+        out,
+        parts,
+        "mask2former",
+        RECORDER,
+        keys=lambda: key_record(config_names("mask2former"), device="cpu", backbone_init_none=True),
+        fixtures=lambda tensors: {
             name: record_head(name, kwargs, shapes, img, tensors, seed)
             for seed, (name, (kwargs, shapes, img)) in enumerate(CASES.items())
-        }
-        write_json(out / "mask2former_fixtures.json.gz", dict(cases, recorder=RECORDER))
-        write_tensors(out / "mask2former_fixtures.pt", dict(tensors, recorder=RECORDER))
-    if not parts or "init" in parts:
-        rows = {INIT_CONFIG: init_rows(INIT_CONFIG, backbone_init_none=True)}
-        write_json(out / "mask2former_init_stats.json.gz", dict(init_record(rows), recorder=RECORDER))
+        },
+        init=lambda: init_stats([INIT_CONFIG], backbone_init_none=True),
+    )
 
 
 if __name__ == "__main__":

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from _zoo import (
     config_names,
-    init_record,
-    init_rows,
+    init_stats,
     key_record,
     parse_out_dir,
     setup,
-    write_json,
-    write_tensors,
+    write_parts,
 )
 from record_zoo_mask2former import record_head
 
@@ -129,20 +127,18 @@ INIT_CONFIG = "maskformer/maskformer_r50-d32_8xb2-160k_ade20k-512x512"
 def main() -> None:
     out, parts = parse_out_dir(__doc__)
     setup()
-    if not parts or "keys" in parts:
-        keys = key_record(config_names("maskformer"), device="cpu", backbone_init_none=True)
-        write_json(out / "maskformer_keys.json.gz", dict(keys, recorder=RECORDER))
-    if not parts or "fixtures" in parts:
-        tensors: dict = {}
-        cases = {
+    write_parts(
+        out,
+        parts,
+        "maskformer",
+        RECORDER,
+        keys=lambda: key_record(config_names("maskformer"), device="cpu", backbone_init_none=True),
+        fixtures=lambda tensors: {
             name: record_head(name, kwargs, shapes, img, tensors, seed, "MaskFormerHead")
             for seed, (name, (kwargs, shapes, img)) in enumerate(CASES.items())
-        }
-        write_json(out / "maskformer_fixtures.json.gz", dict(cases, recorder=RECORDER))
-        write_tensors(out / "maskformer_fixtures.pt", dict(tensors, recorder=RECORDER))
-    if not parts or "init" in parts:
-        rows = {INIT_CONFIG: init_rows(INIT_CONFIG, backbone_init_none=True)}
-        write_json(out / "maskformer_init_stats.json.gz", dict(init_record(rows), recorder=RECORDER))
+        },
+        init=lambda: init_stats([INIT_CONFIG], backbone_init_none=True),
+    )
 
 
 if __name__ == "__main__":

@@ -19,16 +19,14 @@ from _zoo import (
     build,
     config_names,
     flat_state,
-    init_record,
-    init_rows,
+    init_stats,
     key_record,
     keys_of,
     parse_out_dir,
     randomize,
     seeded,
     setup,
-    write_json,
-    write_tensors,
+    write_parts,
 )
 from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
@@ -161,17 +159,15 @@ def fixtures(tensors: dict) -> dict:
 def main() -> None:
     out, parts = parse_out_dir(__doc__)
     setup()
-    if not parts or "keys" in parts:
-        keys = key_record(config_names("pidnet", "ddrnet"), backbone_init_none=True)
-        write_json(out / "pid_ddr_keys.json.gz", dict(keys, recorder=RECORDER))
-    if not parts or "fixtures" in parts:
-        tensors: dict = {}
-        cases = fixtures(tensors)
-        write_json(out / "pid_ddr_fixtures.json.gz", dict(cases, recorder=RECORDER))
-        write_tensors(out / "pid_ddr_fixtures.pt", dict(tensors, recorder=RECORDER))
-    if not parts or "init" in parts:
-        rows = {name: init_rows(name, backbone_init_none=True) for name in INIT_CONFIGS}
-        write_json(out / "pid_ddr_init_stats.json.gz", dict(init_record(rows), recorder=RECORDER))
+    write_parts(
+        out,
+        parts,
+        "pid_ddr",
+        RECORDER,
+        keys=lambda: key_record(config_names("pidnet", "ddrnet"), backbone_init_none=True),
+        fixtures=fixtures,
+        init=lambda: init_stats(INIT_CONFIGS, backbone_init_none=True),
+    )
 
 
 if __name__ == "__main__":

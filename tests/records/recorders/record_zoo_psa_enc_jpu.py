@@ -15,16 +15,14 @@ from __future__ import annotations
 import torch
 from _zoo import (
     config_names,
-    init_record,
-    init_rows,
+    init_stats,
     key_record,
-    module_case,
+    module_cases,
     parse_out_dir,
     setup,
     shared_inputs,
     uniform,
-    write_json,
-    write_tensors,
+    write_parts,
 )
 from mmseg.models.decode_heads import psa_head
 from torch import nn
@@ -129,20 +127,15 @@ def main() -> None:
     out, parts = parse_out_dir(__doc__)
     setup()
     psa_head.PSAMask = LoopPSAMask
-    if not parts or "keys" in parts:
-        keys = key_record(config_names(*KEY_FOLDERS))
-        write_json(out / "psa_enc_jpu_keys.json.gz", dict(keys, recorder=RECORDER))
-    if not parts or "fixtures" in parts:
-        tensors: dict = {}
-        cases = {
-            name: module_case(name, spec, tensors, seed, encoding_values)
-            for seed, (name, spec) in enumerate(CASES.items())
-        }
-        write_json(out / "psa_enc_jpu_fixtures.json.gz", dict(cases, recorder=RECORDER))
-        write_tensors(out / "psa_enc_jpu_fixtures.pt", dict(tensors, recorder=RECORDER))
-    if not parts or "init" in parts:
-        rows = {name: init_rows(name) for name in INIT_CONFIGS}
-        write_json(out / "psa_enc_jpu_init_stats.json.gz", dict(init_record(rows), recorder=RECORDER))
+    write_parts(
+        out,
+        parts,
+        "psa_enc_jpu",
+        RECORDER,
+        keys=lambda: key_record(config_names(*KEY_FOLDERS)),
+        fixtures=lambda tensors: module_cases(CASES, tensors, encoding_values),
+        init=lambda: init_stats(INIT_CONFIGS),
+    )
 
 
 if __name__ == "__main__":

@@ -14,11 +14,9 @@ made to do nothing; rows of parameters MMSegmentation leaves uninitialised are r
 from __future__ import annotations
 
 import copy
-import importlib.util
 
 import torch
 from _zoo import (
-    CONFIGS,
     build,
     config_names,
     flat_state,
@@ -26,12 +24,12 @@ from _zoo import (
     init_rows,
     key_record,
     keys_of,
+    load_converter,
     parse_out_dir,
     randomize,
     seeded,
     setup,
-    write_json,
-    write_tensors,
+    write_parts,
 )
 from mmengine.config import ConfigDict
 from mmseg.models.decode_heads import san_head
@@ -208,31 +206,32 @@ def openai_layout(gen: torch.Generator) -> dict[str, torch.Tensor]:
 
 
 def convert_record() -> dict:
-    path = CONFIGS.parent / "tools" / "model_converters" / "clip2mmseg.py"
-    spec = importlib.util.spec_from_file_location("clip2mmseg", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_converter("clip2mmseg")
     original = openai_layout(torch.Generator().manual_seed(2024))
     converted = module.convert_tensor(module.convert_key_name(dict(original), 2))
     return dict(original=original, converted=dict(converted), recorder=RECORDER)
 
 
+def san_keys() -> dict:
+    """The SAN configs' key lists, built on the CPU (the record's ``about`` says so)."""
+    keys = key_record(config_names("san"), device="cpu")
+    keys["about"] = keys["about"].split(";")[0] + ", built on the CPU"
+    return keys
+
+
 def main() -> None:
     out, parts = parse_out_dir(__doc__)
     setup()
-    if not parts or "keys" in parts:
-        keys = key_record(config_names("san"), device="cpu")
-        keys["about"] = keys["about"].split(";")[0] + ", built on the CPU"
-        write_json(out / "san_keys.json.gz", dict(keys, recorder=RECORDER))
-    if not parts or "fixtures" in parts:
-        tensors: dict = {}
-        cases = fixtures(tensors)
-        write_json(out / "san_fixtures.json.gz", dict(cases, recorder=RECORDER))
-        write_tensors(out / "san_fixtures.pt", dict(tensors, recorder=RECORDER))
-    if not parts or "init" in parts:
-        write_json(out / "san_init_stats.json.gz", dict(init_stats(), recorder=RECORDER))
-    if not parts or "convert" in parts:
-        write_tensors(out / "san_convert.pt", convert_record(), copy_tensors=False)
+    write_parts(
+        out,
+        parts,
+        "san",
+        RECORDER,
+        keys=san_keys,
+        fixtures=fixtures,
+        init=init_stats,
+        convert=convert_record,
+    )
 
 
 if __name__ == "__main__":

@@ -11,21 +11,18 @@ checkpoints in the original Twins release's layout (gvt.py's ``CPVTV2`` and ``AL
 
 from __future__ import annotations
 
-import importlib.util
 from types import SimpleNamespace
 
 import torch
 from _zoo import (
-    CONFIGS,
     config_names,
-    init_record,
-    init_rows,
+    init_stats,
     key_record,
-    module_case,
+    load_converter,
+    module_cases,
     parse_out_dir,
     setup,
-    write_json,
-    write_tensors,
+    write_parts,
 )
 
 RECORDER = "tests/records/recorders/record_zoo_twins.py"
@@ -126,40 +123,30 @@ def original_layout(kind: str, gen: torch.Generator, num_classes: int = 10) -> d
     return {name: torch.randn(shape, generator=gen) for name, shape in shapes}
 
 
-def converter():
-    """MMSegmentation's ``tools/model_converters/twins2mmseg.py`` as a module."""
-    path = CONFIGS.parent / "tools" / "model_converters" / "twins2mmseg.py"
-    spec = importlib.util.spec_from_file_location("twins2mmseg", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def convert_record() -> dict:
     record = {}
     for seed, kind in enumerate(LAYOUTS):
         original = original_layout(kind, torch.Generator().manual_seed(2024 + seed))
         record[f"{kind}_original"] = original
-        record[f"{kind}_converted"] = dict(converter().convert_twins(SimpleNamespace(model=kind), dict(original)))
+        record[f"{kind}_converted"] = dict(
+            load_converter("twins2mmseg").convert_twins(SimpleNamespace(model=kind), dict(original))
+        )
     return dict(record, recorder=RECORDER)
 
 
 def main() -> None:
     out, parts = parse_out_dir(__doc__)
     setup()
-    if not parts or "keys" in parts:
-        keys = key_record(config_names("twins"), device="cpu", backbone_init_none=True)
-        write_json(out / "twins_keys.json.gz", dict(keys, recorder=RECORDER))
-    if not parts or "fixtures" in parts:
-        tensors: dict = {}
-        cases = {name: module_case(name, spec, tensors, seed) for seed, (name, spec) in enumerate(CASES.items())}
-        write_json(out / "twins_fixtures.json.gz", dict(cases, recorder=RECORDER))
-        write_tensors(out / "twins_fixtures.pt", dict(tensors, recorder=RECORDER))
-    if not parts or "init" in parts:
-        rows = {INIT_CONFIG: init_rows(INIT_CONFIG, backbone_init_none=True)}
-        write_json(out / "twins_init_stats.json.gz", dict(init_record(rows), recorder=RECORDER))
-    if not parts or "convert" in parts:
-        write_tensors(out / "twins_convert.pt", convert_record(), copy_tensors=False)
+    write_parts(
+        out,
+        parts,
+        "twins",
+        RECORDER,
+        keys=lambda: key_record(config_names("twins"), device="cpu", backbone_init_none=True),
+        fixtures=lambda tensors: module_cases(CASES, tensors),
+        init=lambda: init_stats([INIT_CONFIG], backbone_init_none=True),
+        convert=convert_record,
+    )
 
 
 if __name__ == "__main__":

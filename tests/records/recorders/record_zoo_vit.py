@@ -12,23 +12,20 @@ running it twice writes identical bytes.
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from pathlib import Path
 
 import torch
 from _zoo import (
-    CONFIGS,
     build,
     config_names,
-    init_record,
-    init_rows,
+    init_stats,
     key_record,
-    module_case,
+    load_converter,
+    module_cases,
     parse_out_dir,
     setup,
-    write_json,
-    write_tensors,
+    write_parts,
 )
 
 RECORDER = "tests/records/recorders/record_zoo_vit.py"
@@ -128,18 +125,9 @@ def original_layout(gen: torch.Generator, dim: int = 8, depth: int = 2, num_clas
     return {name: torch.randn(shape, generator=gen) for name, shape in shapes}
 
 
-def converter():
-    """MMSegmentation's ``tools/model_converters/vit2mmseg.py`` as a module."""
-    path = CONFIGS.parent / "tools" / "model_converters" / "vit2mmseg.py"
-    spec = importlib.util.spec_from_file_location("vit2mmseg", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def convert_record() -> dict:
     original = original_layout(torch.Generator().manual_seed(2024))
-    converted = dict(converter().convert_vit(original))
+    converted = dict(load_converter("vit2mmseg").convert_vit(original))
     loaded = {}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "vit.pth"
@@ -166,19 +154,16 @@ def convert_record() -> dict:
 def main() -> None:
     out, parts = parse_out_dir(__doc__)
     setup()
-    if not parts or "keys" in parts:
-        keys = key_record(config_names("vit"), device="cpu")
-        write_json(out / "vit_keys.json.gz", dict(keys, recorder=RECORDER))
-    if not parts or "fixtures" in parts:
-        tensors: dict = {}
-        cases = {name: module_case(name, spec, tensors, seed) for seed, (name, spec) in enumerate(CASES.items())}
-        write_json(out / "vit_fixtures.json.gz", dict(cases, recorder=RECORDER))
-        write_tensors(out / "vit_fixtures.pt", dict(tensors, recorder=RECORDER))
-    if not parts or "init" in parts:
-        rows = {INIT_CONFIG: init_rows(INIT_CONFIG, backbone_init_none=True)}
-        write_json(out / "vit_init_stats.json.gz", dict(init_record(rows), recorder=RECORDER))
-    if not parts or "convert" in parts:
-        write_tensors(out / "vit_convert.pt", convert_record(), copy_tensors=False)
+    write_parts(
+        out,
+        parts,
+        "vit",
+        RECORDER,
+        keys=lambda: key_record(config_names("vit"), device="cpu"),
+        fixtures=lambda tensors: module_cases(CASES, tensors),
+        init=lambda: init_stats([INIT_CONFIG], backbone_init_none=True),
+        convert=convert_record,
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Training-step or inference speed of one config per shipped family: seglab beside MMSegmentation 1.2.2.
 
-    python benchmarks/zoo_speed.py --mmseg-python /root/mmref/bin/python
-    python benchmarks/zoo_speed.py --families pspnet,upernet --crop 128 --batch 2 --iters 5 --threads 1
-    python benchmarks/zoo_speed.py --mode infer --families bisenetv1,stdc --batch 1 --threads 2
+    python benchmarks/zoo_speed.py --mmseg-python $HOME/mmref/bin/python --families all --quick
+    python benchmarks/zoo_speed.py --mmseg-python $HOME/mmref/bin/python --families fcn,upernet --rounds 3
+    python benchmarks/zoo_speed.py --mode infer --families bisenetv1,stdc --batch 1
 
 ``--mode infer`` times eval-mode ``inference`` (no gradients) on a random image at the config's test
 size (the test pipeline's ``Resize`` scale, read as (w, h): 1024 x 2048 for a Cityscapes config, or
@@ -10,35 +10,44 @@ size (the test pipeline's ``Resize`` scale, read as (w, h): 1024 x 2048 for a Ci
 
 The families are the folders under ``seglab/configs/`` (so a new family is timed as soon as it ships);
 each is represented by one shipped config (published, R-50 and Cityscapes/ADE20K preferred, or
-``--config family/stem``). Every measurement runs in its own process — seglab with this Python,
-MMSegmentation with ``--mmseg-python`` — builds the model with random weights (SyncBN -> BN, no
-pre-training), and times ``loss`` + ``backward`` on one fixed random batch at ``--crop``: the median of
-``--iters`` iterations after ``--warmup``, in CPU time by default (``--clock wall`` for elapsed time:
-with one thread the two agree on an idle machine, and CPU time barely moves when other processes share
-the cores). The two implementations alternate per family, and
-``--rounds N`` repeats everything and keeps each side's fastest median, which is the number least
-disturbed by other processes on a shared machine. A family MMSegmentation cannot run here (compiled
-mmcv ops) shows "n/a" with the reason.
+``--config family/stem``); with ``--mmseg-python`` only configs MMSegmentation ships too, and families with
+none are skipped. Each toolbox runs in one long-lived worker process (seglab with this Python,
+MMSegmentation with ``--mmseg-python``) that builds each model with random weights (SyncBN -> BN, no
+pre-training) and times ``loss`` + ``backward`` on one fixed random batch at ``--crop``: the median of
+``--iters`` iterations after ``--warmup``, in CPU time by default (``--clock wall`` for elapsed time: with one
+thread the two agree on an idle machine, and CPU time barely moves when other processes share the cores).
+The two toolboxes alternate per family, and ``--rounds N`` repeats everything (interleaved, the first
+toolbox swapped each round): the table shows each side's fastest median and the range of the per-round
+ratios, which is the noise band. A config MMSegmentation cannot run here (compiled mmcv ops) shows "n/a"
+with the reason. ``--quick`` (the whole zoo in minutes) uses 64x64 crops, 1 timed iteration and 2 rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PREFERRED_DATA = ("cityscapes-512x1024", "ade20k-512x512")
+RESULT = "RESULT "  # prefix of a worker's answer line (the toolboxes may print other lines)
 
 
 # ----------------------------------------------------------------------------- worker side
-def _plain(node):
-    """Config dict copy with SyncBN -> BN, no pre-trained weights (both sides get the same edits)."""
+def _plain(node, img_size: int | None = None):
+    """Config dict copy with SyncBN -> BN, no pre-trained weights and, given ``img_size``, backbones that only
+    take their built size (relative position tables) built for it; both sides get the same edits."""
     if isinstance(node, dict):
-        out = {k: _plain(v) for k, v in node.items()}
+        out = {k: _plain(v, img_size) for k, v in node.items()}
+        if img_size and out.get("type") in ("BEiT", "MAE") and "img_size" in out:
+            out["img_size"] = (img_size, img_size)
         if out.get("type") in ("SyncBN", "MMSyncBN"):
             out["type"] = "BN"
         if isinstance(out.get("pretrained"), str):
@@ -48,18 +57,18 @@ def _plain(node):
             out["init_cfg"] = None
         return out
     if isinstance(node, list | tuple):
-        return type(node)(_plain(v) for v in node)
+        return type(node)(_plain(v, img_size) for v in node)
     return node
 
 
-def _build(impl: str, name: str):
+def _build(impl: str, name: str, img_size: int | None = None):
     """(model, make_samples) for ``impl`` in this process."""
     if impl == "seglab":
         from seglab import Config
         from seglab.models.builder import build_model
 
         cfg = Config.fromfile(REPO / "seglab" / "configs" / f"{name}.py")
-        model = build_model(_plain(cfg.model.to_dict()), load_pretrained=False)
+        model = build_model(_plain(cfg.model.to_dict(), img_size), load_pretrained=False)
 
         def samples(labels):
             shape = tuple(labels.shape[-2:])
@@ -78,7 +87,7 @@ def _build(impl: str, name: str):
 
     register_all_modules()
     cfg = MMConfig.fromfile(Path(mmseg.__file__).parent / ".mim" / "configs" / f"{name}.py")
-    model = MODELS.build(ConfigDict(_plain(cfg.model.to_dict())))  # attribute access to test_cfg
+    model = MODELS.build(ConfigDict(_plain(cfg.model.to_dict(), img_size)))  # attribute access to test_cfg
     model.init_weights()
 
     def samples(labels):
@@ -93,16 +102,21 @@ def _build(impl: str, name: str):
     return model, samples
 
 
-def worker(args: argparse.Namespace) -> dict:
-    """Time ``loss`` + ``backward`` (or eval-mode ``inference``) of one config in this process."""
+def worker(args: argparse.Namespace, config: str, cache: dict) -> dict:
+    """Time ``loss`` + ``backward`` (or eval-mode ``inference``) of one config in this process; the last
+    built model is kept in ``cache`` so that interleaved repeats of one config do not rebuild it."""
     import torch
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    model, make_samples = _build(args.worker, args.worker_config)
+    if cache.get("config") != config:
+        cache.clear()
+        torch.manual_seed(0)
+        cache.update(config=config, built=_build(args.worker, config, args.crop if args.mode == "train" else None))
+    model, make_samples = cache["built"]
     if args.mode == "infer":
-        return _time_inference(model, args)
+        return _time_inference(model, args, config)
     model.train()
+    torch.manual_seed(0)
     num_classes = model.num_classes
     inputs = torch.randn(args.batch, 3, args.crop, args.crop)
     labels = torch.randint(0, num_classes, (args.batch, args.crop, args.crop))
@@ -117,21 +131,36 @@ def worker(args: argparse.Namespace) -> dict:
         if step >= args.warmup:
             wall.append((time.perf_counter() - start) * 1000)
             cpu.append((time.process_time() - start_cpu) * 1000)
-    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
-    ms = median(cpu) if args.clock == "cpu" else median(wall)
-    return {
-        "ms": ms,
-        "wall_ms": median(wall),
-        "cpu_ms": median(cpu),
-        "params": sum(p.numel() for p in model.parameters()),
-    }
+    ms = _median(cpu) if args.clock == "cpu" else _median(wall)
+    return {"ms": ms, "wall_ms": _median(wall), "cpu_ms": _median(cpu)}
 
 
-def _time_inference(model, args: argparse.Namespace) -> dict:
-    """Median time of ``model.inference`` on one fixed random batch at ``--size``."""
+def serve(args: argparse.Namespace) -> None:
+    """Worker loop: one config name per stdin line, one ``RESULT {json}`` line back (errors included), so
+    that each toolbox is imported once per run instead of once per measurement."""
+    import traceback
+
+    cache: dict = {}
+    for line in sys.stdin:
+        config = line.strip()
+        try:
+            got = worker(args, config, cache)
+        except Exception as exc:  # noqa: BLE001 - reported in the table as n/a with its reason
+            traceback.print_exc()
+            cache.clear()
+            got = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:100]}
+        print(RESULT + json.dumps(got), flush=True)
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _time_inference(model, args: argparse.Namespace, config: str) -> dict:
+    """Median time of ``model.inference`` on one fixed random batch at ``--size`` or the config's test size."""
     import torch
 
-    height, width = (int(v) for v in args.size.split("x"))
+    height, width = (int(v) for v in (args.size or test_size(config)).split("x"))
     model.eval()
     inputs = torch.randn(args.batch, 3, height, width)
     shape = (height, width)
@@ -144,9 +173,8 @@ def _time_inference(model, args: argparse.Namespace) -> dict:
             if step >= args.warmup:
                 wall.append((time.perf_counter() - start) * 1000)
                 cpu.append((time.process_time() - start_cpu) * 1000)
-    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
-    ms = median(cpu) if args.clock == "cpu" else median(wall)
-    return {"ms": ms, "wall_ms": median(wall), "cpu_ms": median(cpu), "images_per_s": args.batch * 1000 / ms}
+    ms = _median(cpu) if args.clock == "cpu" else _median(wall)
+    return {"ms": ms, "wall_ms": _median(wall), "cpu_ms": _median(cpu), "images_per_s": args.batch * 1000 / ms}
 
 
 def test_size(config: str) -> str:
@@ -170,20 +198,35 @@ def _flatten(value):
 
 
 # ----------------------------------------------------------------------------- driver side
-def representative_configs(families: list[str] | None, overrides: dict[str, str]) -> dict[str, str]:
-    """family -> the shipped config timed for it."""
+def mmseg_configs(python: str) -> set[str]:
+    """'family/stem' of every config MMSegmentation ships (in the environment of ``python``)."""
+    code = "import json, pathlib, mmseg; root = pathlib.Path(mmseg.__file__).parent / '.mim' / 'configs'; "
+    code += "print(json.dumps(sorted(str(p.relative_to(root))[:-3] for p in root.glob('*/*.py'))))"
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def representative_configs(
+    families: list[str] | None, overrides: dict[str, str], available: set[str] | None = None
+) -> dict[str, str]:
+    """family -> the shipped config timed for it; with ``available`` (MMSegmentation's configs) only
+    configs both toolboxes ship, and families with none are left out."""
     from seglab import zoo
 
     by_family: dict[str, list] = {}
     for entry in zoo.entries():
-        by_family.setdefault(entry.family, []).append(entry)
+        if available is None or entry.name in available:
+            by_family.setdefault(entry.family, []).append(entry)
     chosen = {}
     for family in sorted(families or by_family):
         if family in overrides:
             chosen[family] = overrides[family]
             continue
         if family not in by_family:
-            raise SystemExit(f"no shipped config in family '{family}' (shipped: {', '.join(sorted(by_family))})")
+            if families and available is None:
+                raise SystemExit(f"no shipped config in family '{family}' (shipped: {', '.join(sorted(by_family))})")
+            print(f"skipped {family}: no config that MMSegmentation ships too", file=sys.stderr)
+            continue
 
         def rank(e):
             stem = e.name.split("/")[-1]
@@ -194,102 +237,162 @@ def representative_configs(families: list[str] | None, overrides: dict[str, str]
     return chosen
 
 
-def measure(python: str, impl: str, config: str, args: argparse.Namespace) -> dict:
-    cmd = [python, str(Path(__file__).resolve()), "--worker", impl, "--worker-config", config]
-    for key in ("crop", "batch", "iters", "warmup", "threads", "clock", "mode"):
-        cmd += [f"--{key}", str(getattr(args, key))]
-    if args.mode == "infer":
-        cmd += ["--size", args.size or test_size(config)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {args.timeout} s"}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode or not lines:
-        tail = [line for line in done.stderr.strip().splitlines() if line.strip()] or ["no output"]
-        return {"error": tail[-1][:100]}
-    return json.loads(lines[-1])
+def _pump(stream, lines: queue.Queue) -> None:
+    """Copy a worker's stdout lines into ``lines``, then None when it closes."""
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+class Worker:
+    """A long-lived measuring process of one toolbox, restarted if it dies or overruns ``timeout``."""
+
+    def __init__(self, impl: str, python: str, args: argparse.Namespace) -> None:
+        self.cmd = [python, str(Path(__file__).resolve()), "--worker", impl]
+        for key in ("crop", "batch", "iters", "warmup", "threads", "clock", "mode", "size"):
+            if getattr(args, key) is not None:
+                self.cmd += [f"--{key}", str(getattr(args, key))]
+        self.timeout, self.proc = args.timeout, None
+
+    def _start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=_pump, args=(self.proc.stdout, self.lines), daemon=True).start()
+
+    def measure(self, config: str) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        self.proc.stdin.write(config + "\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                self.close()
+                return {"error": f"timeout after {self.timeout} s"}
+            if line is None:
+                self.close()
+                return {"error": "worker died (out of memory?)"}
+            if line.startswith(RESULT):
+                return json.loads(line[len(RESULT) :])
+
+    def close(self) -> None:  # noqa: D102
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+def cpu_name() -> str:
+    """The CPU's model name and the cores this process may use."""
+    name = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
+        name = found[0] if found else name
+    return f"{name}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
+
+
+def _cell(ms: float | None, runs: list[dict], args: argparse.Namespace) -> str:
+    if not ms:
+        return "n/a" if runs else "-"
+    return f"{args.batch * 1000 / ms:.2f}" if args.mode == "infer" else f"{ms / 1000:.3f}"
+
+
+def markdown_table(configs: dict[str, str], runs: dict[str, dict[str, list[dict]]], args: argparse.Namespace) -> str:
+    """family | config | seglab | MMSegmentation (best of the rounds) | time ratio | its range over the rounds."""
+    unit = "img/s" if args.mode == "infer" else "s/iter"
+    lines = [
+        f"| family | config | seglab {unit} | MMSegmentation {unit} | time ratio | ratio per round (min-max) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for family, config in configs.items():
+        ours, theirs = runs[family].get("seglab", []), runs[family].get("mmseg", [])
+        best = {k: min((r["ms"] for r in v if "ms" in r), default=None) for k, v in (("s", ours), ("m", theirs))}
+        pairs = [a["ms"] / b["ms"] for a, b in zip(ours, theirs) if "ms" in a and "ms" in b]
+        ratio = f"{best['s'] / best['m']:.2f}" if best["s"] and best["m"] else "n/a"
+        band = f"{min(pairs):.2f}-{max(pairs):.2f}" if pairs else "n/a"
+        cells = (family, config.split("/")[-1], _cell(best["s"], ours, args), _cell(best["m"], theirs, args))
+        lines.append(f"| {' | '.join(cells)} | {ratio} | {band} |")
+    return "\n".join(lines)
+
+
+def run_interleaved(configs: dict[str, str], workers: dict[str, Worker], rounds: int) -> dict:
+    """family -> toolbox -> one result per round; the rounds of a family run back to back (each worker
+    keeps the model built), the toolboxes alternating and the first one swapped each round."""
+    runs: dict[str, dict[str, list[dict]]] = {f: {impl: [] for impl in workers} for f in configs}
+    for family, config in configs.items():
+        for round_index in range(rounds):
+            for impl in list(workers)[:: 1 if round_index % 2 == 0 else -1]:
+                done = runs[family][impl]  # a failure (error, timeout) is not retried in later rounds
+                done.append(got := done[-1] if done and "error" in done[-1] else workers[impl].measure(config))
+                print(f"{family:<14} {round_index + 1} {impl:<6} {got.get('ms', got.get('error'))}", file=sys.stderr)
+    for worker_ in workers.values():
+        worker_.close()
+    return runs
+
+
+QUICK = dict(crop=64, batch=2, iters=1, warmup=1, rounds=2, threads=1, timeout=45)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mmseg-python", help="a Python with MMSegmentation 1.2.2, e.g. /root/mmref/bin/python")
-    parser.add_argument("--families", help="comma-separated subset (default: every shipped family)")
+    parser.add_argument("--families", help="comma-separated subset, or 'all' (default: every shipped family)")
     parser.add_argument("--config", action="append", default=[], metavar="FAMILY/STEM", help="time this config")
     parser.add_argument("--mode", choices=["train", "infer"], default="train")
+    parser.add_argument("--quick", action="store_true", help=f"small settings for a whole-zoo run: {QUICK}")
     parser.add_argument("--size", help="infer: image size HxW (default: the config's test size)")
     parser.add_argument("--crop", type=int, default=128, help="train: square crop size")
     parser.add_argument("--batch", type=int, help="images per step (default: 2 to train, 1 to infer)")
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (1: least contention)")
-    parser.add_argument(
-        "--clock",
-        choices=["cpu", "wall"],
-        default="cpu",
-        help="cpu: the process's CPU time (with 1 thread, what an idle machine's wall clock shows; barely "
-        "moved by other processes), wall: elapsed time",
-    )
-    parser.add_argument("--rounds", type=int, default=1, help="repeat and keep each side's fastest median")
-    parser.add_argument("--timeout", type=int, default=600)
+    clock_help = "cpu: the process's CPU time (least moved by other processes), wall: elapsed time"
+    parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu", help=clock_help)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved repeats; the best of them is reported")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds one measurement may take")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--worker", choices=["seglab", "mmseg"], help=argparse.SUPPRESS)
-    parser.add_argument("--worker-config", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        for key, value in QUICK.items():
+            if not any(arg.split("=")[0] == f"--{key}" for arg in sys.argv):  # flags given win
+                setattr(args, key, value)
     if args.batch is None:
         args.batch = 1 if args.mode == "infer" else 2
     if args.worker:
-        print(json.dumps(worker(args)))
+        serve(args)
         return
 
     overrides = {c.split("/")[0]: c for c in args.config}
-    families = args.families.split(",") if args.families else (sorted(overrides) if overrides else None)
-    configs = representative_configs(families, overrides)
-    impls = [("seglab", sys.executable)] + ([("mmseg", args.mmseg_python)] if args.mmseg_python else [])
-    results: dict[str, dict[str, dict]] = {f: {} for f in configs}
-    for _ in range(args.rounds):
-        for family, config in configs.items():
-            for impl, python in impls:
-                got = measure(python, impl, config, args)
-                best = results[family].get(impl)
-                if best is None or ("ms" in got and ("ms" not in best or got["ms"] < best["ms"])):
-                    results[family][impl] = got
-                print(f"{family:<14} {impl:<6} {got.get('ms', got.get('error'))}", file=sys.stderr, flush=True)
-
+    wanted = args.families if args.families != "all" else None
+    families = wanted.split(",") if wanted else (sorted(overrides) if overrides else None)
+    available = mmseg_configs(args.mmseg_python) if args.mmseg_python else None
+    configs = representative_configs(families, overrides, available)
+    workers = {"seglab": Worker("seglab", sys.executable, args)}
+    if args.mmseg_python:
+        workers["mmseg"] = Worker("mmseg", args.mmseg_python, args)
+    started = time.perf_counter()
+    runs = run_interleaved(configs, workers, args.rounds)
     timed = (
-        f"eval-mode inference, batch {args.batch} at the config's test size"
+        f"eval-mode inference, batch {args.batch} at {args.size or 'the config test size'}"
         if args.mode == "infer"
-        else f"forward+backward, batch {args.batch} x 3 x {args.crop} x {args.crop}"
+        else f"loss + backward, batch {args.batch} x 3 x {args.crop} x {args.crop}, random weights"
     )
+    print(f"CPU: {cpu_name()}; torch threads per process: {args.threads}")
     print(
-        f"{timed}, {args.threads} thread(s), {args.clock} time, median of {args.iters} after {args.warmup} "
-        f"warm-up, best of {args.rounds} round(s)"
+        f"{timed}; {args.clock} time, median of {args.iters} after {args.warmup} warm-up; best of {args.rounds} "
+        f"interleaved round(s); {time.perf_counter() - started:.0f} s in all\n"
     )
-    infer = args.mode == "infer"
-    header = (
-        ("family", "config")
-        + (("size", "seglab img/s", "MMSeg img/s") if infer else ("seglab ms/iter", "MMSeg ms/iter"))
-        + ("time ratio",)
-    )
-    rows = [header]
-    for family, config in configs.items():
-        ours, theirs = results[family].get("seglab", {}), results[family].get("mmseg", {})
-        cell = lambda r: f"{r['ms']:.0f}" if "ms" in r else ("n/a" if r else "-")  # noqa: E731
-        ratio = f"{ours['ms'] / theirs['ms']:.2f}" if "ms" in ours and "ms" in theirs else "n/a"
-        if infer:
-            rate = lambda r: f"{r['images_per_s']:.2f}" if "ms" in r else ("n/a" if r else "-")  # noqa: E731
-            size = args.size or test_size(config)
-            rows.append((family, config.split("/")[-1], size, rate(ours), rate(theirs), ratio))
-        else:
-            rows.append((family, config.split("/")[-1], cell(ours), cell(theirs), ratio))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-    notes = [(f, i, r["error"]) for f in configs for i, r in results[f].items() if "error" in r]
-    for family, impl, error in notes:
-        print(f"n/a {family} ({impl}): {error}")
+    print(markdown_table(configs, runs, args))
+    errors = {(f, i): r["error"] for f in configs for i, rs in runs[f].items() for r in rs if "error" in r}
+    print("".join(f"\nn/a {family} ({impl}): {error}" for (family, impl), error in errors.items()))
     if args.json:
-        Path(args.json).write_text(json.dumps({"configs": configs, "results": results}, indent=1))
+        Path(args.json).write_text(json.dumps({"cpu": cpu_name(), "configs": configs, "runs": runs}, indent=1))
 
 
 if __name__ == "__main__":

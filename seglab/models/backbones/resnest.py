@@ -128,7 +128,8 @@ class ResNeStBottleneck(ResidualBlock):
         if self.avg_down_stride:
             out = self.avd_layer(out)
         out = self.bn3(self.conv3(out))
-        return out + (x if self.downsample is None else self.downsample(x))
+        out += x if self.downsample is None else self.downsample(x)  # in place: bn3's backward keeps no output
+        return out
 
 
 @MODELS.register()

@@ -64,7 +64,8 @@ class BasicBlock(ResidualBlock):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         identity = x if self.downsample is None else self.downsample(x)
-        return out + identity
+        out += identity  # in place, as MMSegmentation: the norm's backward does not need its output
+        return out
 
 
 class Bottleneck(ResidualBlock):
@@ -99,7 +100,8 @@ class Bottleneck(ResidualBlock):
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         identity = x if self.downsample is None else self.downsample(x)
-        return out + identity
+        out += identity  # in place, as MMSegmentation: the norm's backward does not need its output
+        return out
 
 
 ARCH = {

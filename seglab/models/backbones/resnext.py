@@ -60,7 +60,8 @@ class ResNeXtBottleneck(ResidualBlock):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return out + (x if self.downsample is None else self.downsample(x))
+        out += x if self.downsample is None else self.downsample(x)  # in place: bn3's backward keeps no output
+        return out
 
 
 class GroupedStages:

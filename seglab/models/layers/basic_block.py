@@ -32,7 +32,7 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self._convs(x)
-        out = out + (self.downsample(x) if self.downsample is not None else x)
+        out += self.downsample(x) if self.downsample is not None else x  # in place: the last ConvModule has no act
         return self.act(out) if self.act is not None else out
 
 

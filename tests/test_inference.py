@@ -67,7 +67,9 @@ def test_a_long_list_runs_in_batches_of_batch_size(trained, learnable_data, monk
     model = init_model(runner.work_dir / "tiny.py", runner.work_dir / "iter_300.pth")
     paths = [str(p) for p in val_images(learnable_data)[:5]]
     sizes, predict = [], inference._predict
-    monkeypatch.setattr(inference, "_predict", lambda m, packed: sizes.append(len(packed)) or predict(m, packed))
+    monkeypatch.setattr(
+        inference, "_predict", lambda m, packed, *rest: sizes.append(len(packed)) or predict(m, packed, *rest)
+    )
     chunked = inference_model(model, paths, batch_size=2)
     assert sizes == [2, 2, 1]
     whole = inference_model(model, paths, batch_size=5)

@@ -213,7 +213,9 @@ def read_checkpoint(source: str | Path) -> dict:
         return read_model_folder(path, source)
     obj = {"state_dict": read_safetensors(path)} if path.suffix == ".safetensors" else safe_load(path)
     if not isinstance(obj, dict):
-        raise CheckpointError(f"checkpoint '{source}' is not a dict")
+        raise CheckpointError(
+            f"checkpoint '{source}' holds no state_dict (it is a {type(obj).__name__}): pass a model checkpoint"
+        )
     return obj
 
 

@@ -3,6 +3,7 @@ torchvision stand-in timm needs (tests/torchvision_stand_in.py)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,7 +56,14 @@ def load_from_hub(tmp_path, monkeypatch):
     def load(backbone: torch.nn.Module, name: str, timm_state: dict[str, torch.Tensor]):
         source = known(name)
         assert source is not None and source.hub_usable, f"{name} has no usable Hub file"
-        plant_hub_file(cache, source.hub, save({k: v.contiguous() for k, v in timm_state.items()}))
+        contiguous = {k: v.contiguous() for k, v in timm_state.items()}
+        if source.hub.filename.endswith(".bin"):  # a pytorch_model.bin, as such a repo serves it
+            buffer = io.BytesIO()
+            torch.save(contiguous, buffer)
+            data = buffer.getvalue()
+        else:
+            data = save(contiguous)
+        plant_hub_file(cache, source.hub, data)
         reports.clear()
         builder.init_pretrained(backbone)
         assert len(reports) == 1, "the backbone's init_cfg names no Pretrained checkpoint"

@@ -64,155 +64,55 @@ def _from_transformers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     return transformers_swin_to_mmseg(state)[0]
 
 
+_PRETRAIN = "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/"
+_HF = "https://huggingface.co"
+
+
+def _swin(file: str, repo: str, revision: str | None, page: str = "") -> PretrainedSource:
+    """An original Swin file and the authors' ``microsoft/swin-*`` copy of it in the transformers layout; a
+    pinned revision is cited by its tree page unless ``page`` names the page that showed it."""
+    url = _PRETRAIN + file
+    page = page or (f"{_HF}/{repo}/tree/{revision}" if revision else f"{_HF}/{repo}")
+    note = "the Swin authors' release, transformers layout"
+    hub = HubFile(repo, "pytorch_model.bin", revision, "transformers", "same weights", page, note, revision is not None)
+    return PretrainedSource(url, url, hub, _from_transformers)
+
+
+_T, _L = "microsoft/swin-tiny-patch4-window7-224", "microsoft/swin-large-patch4-window7-224-in22k"
+_B22K = "microsoft/swin-base-patch4-window7-224-in22k"
 SOURCES = [
-    PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_tiny_patch4_window7_224_20220317-1cdeb081.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_tiny_patch4_window7_224_20220317-1cdeb081.pth",
-        HubFile(
-            "microsoft/swin-tiny-patch4-window7-224",
-            "pytorch_model.bin",
-            "466da6dc48d9ea0905d48d73d74331cfa3906054",
-            "transformers",
-            "same weights",
-            "https://huggingface.co/microsoft/swin-tiny-patch4-window7-224/tree/466da6dc48d9ea0905d48d73d74331cfa3906054",
-            "the Swin authors' release, transformers layout",
-            verified=True,
-        ),
-        _from_transformers,
+    _swin("swin_tiny_patch4_window7_224_20220317-1cdeb081.pth", _T, "466da6dc48d9ea0905d48d73d74331cfa3906054"),
+    _swin("swin_tiny_patch4_window7_224_20220308-f41b89d3.pth", _T, "466da6dc48d9ea0905d48d73d74331cfa3906054"),
+    _swin(
+        "swin_small_patch4_window7_224_20220317-7ba6d6dd.pth",
+        "microsoft/swin-small-patch4-window7-224",
+        "cfd52a4540878357edb854d72da6aadc694aefa2",
     ),
-    PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_tiny_patch4_window7_224_20220308-f41b89d3.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_tiny_patch4_window7_224_20220308-f41b89d3.pth",
-        HubFile(
-            "microsoft/swin-tiny-patch4-window7-224",
-            "pytorch_model.bin",
-            "466da6dc48d9ea0905d48d73d74331cfa3906054",
-            "transformers",
-            "same weights",
-            "https://huggingface.co/microsoft/swin-tiny-patch4-window7-224/tree/466da6dc48d9ea0905d48d73d74331cfa3906054",
-            "the Swin authors' release, transformers layout",
-            verified=True,
-        ),
-        _from_transformers,
+    _swin(
+        "swin_base_patch4_window7_224_20220317-e9b98025.pth",
+        "microsoft/swin-base-patch4-window7-224",
+        "2c296f77a5e9a99899cd2c9e3fb0182a4198a153",
     ),
-    PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_small_patch4_window7_224_20220317-7ba6d6dd.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_small_patch4_window7_224_20220317-7ba6d6dd.pth",
-        HubFile(
-            "microsoft/swin-small-patch4-window7-224",
-            "pytorch_model.bin",
-            "cfd52a4540878357edb854d72da6aadc694aefa2",
-            "transformers",
-            "same weights",
-            "https://huggingface.co/microsoft/swin-small-patch4-window7-224/tree/cfd52a4540878357edb854d72da6aadc694aefa2",
-            "the Swin authors' release, transformers layout",
-            verified=True,
-        ),
-        _from_transformers,
+    _swin(
+        "swin_base_patch4_window7_224_22k_20220317-4f79f7c0.pth",
+        _B22K,
+        "14620aedef9a932661843863bbaf1a0360162ad4",
+        f"{_HF}/{_B22K}/commits/14620aedef9a932661843863bbaf1a0360162ad4/pytorch_model.bin",
     ),
-    PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window7_224_20220317-e9b98025.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window7_224_20220317-e9b98025.pth",
-        HubFile(
-            "microsoft/swin-base-patch4-window7-224",
-            "pytorch_model.bin",
-            "2c296f77a5e9a99899cd2c9e3fb0182a4198a153",
-            "transformers",
-            "same weights",
-            "https://huggingface.co/microsoft/swin-base-patch4-window7-224/tree/2c296f77a5e9a99899cd2c9e3fb0182a4198a153",
-            "the Swin authors' release, transformers layout",
-            verified=True,
-        ),
-        _from_transformers,
+    _swin(
+        "swin_base_patch4_window12_384_20220317-55b0104a.pth",
+        "microsoft/swin-base-patch4-window12-384",
+        "7e1199fe04c46bbc455eddf85b25d01c1ae10b02",
     ),
-    PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window7_224_22k_20220317-4f79f7c0.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window7_224_22k_20220317-4f79f7c0.pth",
-        HubFile(
-            "microsoft/swin-base-patch4-window7-224-in22k",
-            "pytorch_model.bin",
-            "14620aedef9a932661843863bbaf1a0360162ad4",
-            "transformers",
-            "same weights",
-            "https://huggingface.co/microsoft/swin-base-patch4-window7-224-in22k/commits/14620aedef9a932661843863bbaf1a0360162ad4/pytorch_model.bin",
-            "the Swin authors' release, transformers layout",
-            verified=True,
-        ),
-        _from_transformers,
+    _swin(
+        "swin_base_patch4_window12_384_22k_20220317-e5c09f74.pth", "microsoft/swin-base-patch4-window12-384-in22k", None
     ),
-    PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window12_384_20220317-55b0104a.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window12_384_20220317-55b0104a.pth",
-        HubFile(
-            "microsoft/swin-base-patch4-window12-384",
-            "pytorch_model.bin",
-            "7e1199fe04c46bbc455eddf85b25d01c1ae10b02",
-            "transformers",
-            "same weights",
-            "https://huggingface.co/microsoft/swin-base-patch4-window12-384/tree/7e1199fe04c46bbc455eddf85b25d01c1ae10b02",
-            "the Swin authors' release, transformers layout",
-            verified=True,
-        ),
-        _from_transformers,
-    ),
-    PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window12_384_22k_20220317-e5c09f74.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window12_384_22k_20220317-e5c09f74.pth",
-        HubFile(
-            "microsoft/swin-base-patch4-window12-384-in22k",
-            "pytorch_model.bin",
-            None,
-            "transformers",
-            "same weights",
-            "https://huggingface.co/microsoft/swin-base-patch4-window12-384-in22k",
-            "the Swin authors' release, transformers layout",
-        ),
-        _from_transformers,
-    ),
-    PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window7_224_22k_20220412-aeecf2aa.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window7_224_22k_20220412-aeecf2aa.pth",
-        HubFile(
-            "microsoft/swin-large-patch4-window7-224-in22k",
-            "pytorch_model.bin",
-            "7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71",
-            "transformers",
-            "same weights",
-            "https://huggingface.co/microsoft/swin-large-patch4-window7-224-in22k/tree/7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71",
-            "the Swin authors' release, transformers layout",
-            verified=True,
-        ),
-        _from_transformers,
-    ),
-    PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window7_224_22k_20220308-d5bdebaf.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window7_224_22k_20220308-d5bdebaf.pth",
-        HubFile(
-            "microsoft/swin-large-patch4-window7-224-in22k",
-            "pytorch_model.bin",
-            "7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71",
-            "transformers",
-            "same weights",
-            "https://huggingface.co/microsoft/swin-large-patch4-window7-224-in22k/tree/7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71",
-            "the Swin authors' release, transformers layout",
-            verified=True,
-        ),
-        _from_transformers,
-    ),
-    PretrainedSource(
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window12_384_22k_20220412-6580f57d.pth",
-        "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window12_384_22k_20220412-6580f57d.pth",
-        HubFile(
-            "microsoft/swin-large-patch4-window12-384-in22k",
-            "pytorch_model.bin",
-            "d135695e1c8182d429860e6aa52f514a926b0b51",
-            "transformers",
-            "same weights",
-            "https://huggingface.co/microsoft/swin-large-patch4-window12-384-in22k/tree/d135695e1c8182d429860e6aa52f514a926b0b51",
-            "the Swin authors' release, transformers layout",
-            verified=True,
-        ),
-        _from_transformers,
+    _swin("swin_large_patch4_window7_224_22k_20220412-aeecf2aa.pth", _L, "7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71"),
+    _swin("swin_large_patch4_window7_224_22k_20220308-d5bdebaf.pth", _L, "7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71"),
+    _swin(
+        "swin_large_patch4_window12_384_22k_20220412-6580f57d.pth",
+        "microsoft/swin-large-patch4-window12-384-in22k",
+        "d135695e1c8182d429860e6aa52f514a926b0b51",
     ),
 ]
 register(*SOURCES, family="SwinTransformer", parity_test="tests/models/test_hub_backbones.py")

@@ -177,6 +177,9 @@ def _quiet_seglab_logger():
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
+    # setup_logging stops propagation; restore it so the next test's caplog sees seglab's records.
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from seglab.config import CONFIGS_DIR, Config, resolve_config_path
 from seglab.errors import CheckpointError, ConfigError, SeglabError
 from seglab.fileio import download as downloads
 from seglab.fileio.download import DownloadError as DownloadError  # raised by download(); the CLI exits 1
+from seglab.fileio.hub_model_table import hub_model
 from seglab.fileio.sources import hub_cache_path, mirrored
 
 TABLE_PATH = Path(__file__).with_name("zoo_table.json.gz")
@@ -53,6 +54,7 @@ class ZooEntry:
     memory_gb: float | None = None
     batch_size: int | None = None
     hub: str | None = None  # a fine-tuned Hub model this config loads as hf://REPO (docs/pretrained.md)
+    hub_published: dict[str, Any] | None = None  # its authors' mIoU for that checkpoint (hub_model_table.py)
     result_source: str | None = None  # a seglab-only config's stated result: where it is published
     result_note: str | None = None  # and how it was measured, when not MMSegmentation's single-scale test
 
@@ -197,6 +199,7 @@ def entries(pattern: str | None = None, include_unshipped: bool = False) -> list
             entry = _from_row(table[name], name in shipped)
         else:  # seglab-only: a handful of files, read for their dataset, crop and schedule
             entry = copy.copy(_from_config_file(name, shipped[name]))
+        entry.hub_published = model.to_json() if (model := hub_model(entry.hub)) else None
         if _matches(entry, pattern):
             found.append(entry)
     return found
@@ -206,11 +209,12 @@ def _cell(entry: ZooEntry, column: str) -> str:
     value = getattr(entry, column)
     if column == "crop":
         return "x".join(str(v) for v in value) if value else "-"
-    if column == "weights" and entry.result_source and not value:  # a seglab-only config's stated result
-        note = f"*{entry.result_note}: " if entry.result_note else ""
-        return f"{note}mIoU from {entry.result_source}; {NO_CHECKPOINT}"
-    if column == "weights":
-        return value or NO_CHECKPOINT
+    if column == "weights":  # after what a paired Hub model's authors published for it, with the source
+        hub = f"[hub model: {model.summary()}]  " if (model := hub_model(entry.hub)) else ""
+        if entry.result_source and not value:  # a seglab-only config's stated result
+            note = f"*{entry.result_note}: " if entry.result_note else ""
+            return f"{hub}{note}mIoU from {entry.result_source}; {NO_CHECKPOINT}"
+        return hub + (value or NO_CHECKPOINT)
     if column in ("mIoU", "mIoU_ms_flip") and value is not None and entry.result_note:
         return f"{value}*"  # measured otherwise than the column says: the note at the end of the line tells how
     if column == "name" and not entry.shipped:

@@ -195,8 +195,11 @@ def apply_checkpoint(
     model: nn.Module, checkpoint: Any, source: str | Path, strict: bool = False, prefix: str = ""
 ) -> LoadReport:
     """Load the tensors of an already-read checkpoint into ``model``; logs what was skipped. A Hub model's
-    tensors (transformers layout) are first converted into the model's keys by its families' key maps."""
+    tensors (transformers layout) are first converted into the model's keys by its families' key maps, and a
+    model with an ``adapt_checkpoint(state) -> state`` method converts a layout of its own (the EoMT authors')."""
     state = extract_state_dict(convert_for_model(model, checkpoint), source)
+    adapt = getattr(model, "adapt_checkpoint", None)
+    state = adapt(state) if callable(adapt) else state
     if prefix:
         state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     report = load_state_dict(model, state, strict)

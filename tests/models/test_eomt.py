@@ -20,7 +20,7 @@ from ..conftest import TINY_MODEL
 from .hub_parity import assert_close, randomise, save_hub_model, shrunk_config
 from .zoo_parity import assert_tiny_model_learns, assert_trains_two_iterations
 
-CONFIG = "eomt_dinov2-l_8xb2-40k_ade20k-512x512"
+CONFIG = "eomt_dinov2-l_4xb4-39k_ade20k-512x512"
 SEGLAB_SIZES = {
     "model.backbone.init_cfg": None,
     "model.backbone.img_size": 64,
@@ -199,5 +199,5 @@ def test_shipped_config_trains_from_the_command_line(learnable_data, tmp_path, o
         "model.test_cfg.crop_size=(64,64)",
         "model.test_cfg.stride=(32,32)",
     ]
-    config = "eomt/eomt_dinov2-s_8xb2-40k_ade20k-512x512"
+    config = "eomt/eomt_dinov2-s_4xb4-39k_ade20k-512x512"
     assert_trains_two_iterations(config, options, learnable_data, tmp_path / "work")

@@ -8,6 +8,8 @@ ViT's final ``norm``; the position embedding has no class-token entry (seglab's 
 is the same). The head's ``query``, ``upscale_block.block.{j}``, ``mask_head.fc{1,2,3}``, ``class_predictor``
 and the annealing state ``attn_mask_probs`` (zeros in a fully trained model: no masks at inference) map one to
 one. transformers' model runs only at its ``image_size``; seglab's interpolates the position embedding.
+A folder whose ``config.json`` names this class but whose weights are the authors' own ``pytorch_model.bin``
+(``network.*`` keys) goes to the authors' converter (``eomt_authors.py``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ HEAD_RULES = (
 
 def convert(config: dict, state: dict[str, torch.Tensor], model: nn.Module) -> tuple[dict, list[str]]:
     """(tensors in the segmentor's keys, Hub keys not converted)."""
+    from seglab.models.heads import eomt_authors
+
+    if eomt_authors.is_authors_layout(state):
+        return eomt_authors.convert(state, model, getattr(model, "delta_base", None))
     backbone, _ = rename(state, BACKBONE_RULES)
     backbone = fuse_attention_and_swiglu(backbone, int(config.get("num_hidden_layers", 0)))
     if backbone.get("register_tokens") is not None and backbone["register_tokens"].shape[1] == 0:

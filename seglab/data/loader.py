@@ -163,6 +163,15 @@ def _init_worker(base_seed: int, lower_priority: bool):
     return init
 
 
+def release_workers(*loaders: Any) -> None:
+    """Stop the persistent worker processes of ``loaders`` now, when a run is over. Left to the garbage
+    collector (runner and loaders reference each other), they are stopped from inside a collection, where
+    each worker waits out torch's 5-second shutdown timeout: measured 10 s after a 2-iteration quickstart."""
+    for loader in loaders:
+        if getattr(loader, "_iterator", None) is not None and getattr(loader, "persistent_workers", False):
+            loader._iterator = None  # the iterator's __del__ shuts its workers down at once
+
+
 def build_dataset(cfg: dict | Dataset) -> Dataset:
     return DATASETS.build(cfg) if isinstance(cfg, dict) else cfg
 

@@ -18,7 +18,7 @@ from torch import nn
 from seglab import __version__, dist
 from seglab.config import Config
 from seglab.config_types import check_config_types
-from seglab.data.loader import build_dataloader
+from seglab.data.loader import build_dataloader, release_workers
 from seglab.engine import preflight
 from seglab.engine.amp import choose_amp_dtype, choose_inference_dtype
 from seglab.engine.compile import compile_model
@@ -173,8 +173,12 @@ class Runner:
         self.ddp_model = self._wrap_distributed(model)
         logger.info(f"work_dir: {self.work_dir}")
         self.call_hook("before_train")
-        with StopSignals() as self.signals:  # SIGTERM/SIGINT: checkpoint at the end of the iteration, then stop
-            metrics = self.train_loop.run()
+        try:
+            with StopSignals() as self.signals:  # SIGTERM/SIGINT: checkpoint at the end of the iteration, then stop
+                metrics = self.train_loop.run()
+        finally:
+            val_loop = self.train_loop.val_loop
+            release_workers(self.train_loop.dataloader, val_loop.dataloader if val_loop is not None else None)
         self.call_hook("after_train")
         self.scalars.close()
         return metrics
@@ -237,8 +241,11 @@ class Runner:
         if confusion_matrix:
             self.hooks.append(ConfusionMatrixHook(metric))
         scales = (cfg.get("img_ratios") or DEFAULT_TTA_SCALES) if tta and not use_tta_pipeline else None
-        with test_precision(amp_dtype, self.device):
-            results = TestLoop(self, loader, metric, SegTTAModel(model, scales) if scales else None).run()
+        try:
+            with test_precision(amp_dtype, self.device):
+                results = TestLoop(self, loader, metric, SegTTAModel(model, scales) if scales else None).run()
+        finally:
+            release_workers(loader)
         self.scalars.close()
         return results
 

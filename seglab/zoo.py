@@ -28,7 +28,7 @@ from seglab.config import CONFIGS_DIR, Config, resolve_config_path
 from seglab.errors import CheckpointError, ConfigError, SeglabError
 from seglab.fileio import download as downloads
 from seglab.fileio.download import DownloadError as DownloadError  # raised by download(); the CLI exits 1
-from seglab.fileio.hub_model_table import hub_model
+from seglab.fileio.hub_model_table import hub_model, paired_repo
 from seglab.fileio.sources import hub_cache_path, mirrored
 
 TABLE_PATH = Path(__file__).with_name("zoo_table.json.gz")
@@ -53,7 +53,7 @@ class ZooEntry:
     weights: str | None = None
     memory_gb: float | None = None
     batch_size: int | None = None
-    hub: str | None = None  # a fine-tuned Hub model this config loads as hf://REPO (docs/pretrained.md)
+    hub: str | None = None  # the fine-tuned Hub model paired with this config (hub_model_table.py)
     hub_published: dict[str, Any] | None = None  # its authors' mIoU for that checkpoint (hub_model_table.py)
     result_source: str | None = None  # a seglab-only config's stated result: where it is published
     result_note: str | None = None  # and how it was measured, when not MMSegmentation's single-scale test
@@ -174,7 +174,7 @@ def _from_row(row: dict[str, Any], shipped: bool) -> ZooEntry:
         weights=row.get("weights"),
         memory_gb=row.get("memory_gb"),
         batch_size=row.get("batch_size"),
-        hub=row.get("hub"),
+        hub=paired_repo(row["name"]),  # the pairing is kept in hub_model_table.py alone
     )
 
 

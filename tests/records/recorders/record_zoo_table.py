@@ -6,10 +6,11 @@ Run with the reference environment's Python:
 ``models``: one row per model of every ``configs/*/metafile.yaml`` (metafile order): name (folder/stem of the
 config), family, collection, dataset, crop and iters (``crop_size`` else the train pipeline's ``RandomCrop``, and
 ``train_cfg.max_iters``, of the config resolved by ``Config.fromfile``), batch size, mIoU, mIoU(ms+flip), other
-metrics (mDice, Dice, RMSE), weights URL, memory, architecture, and seglab's own ``hub`` column (the fine-tuned
-Hugging Face model a config loads). Metafile mistakes are corrected with the original kept: config paths naming
-no file (``metafile_name``), checkpoints that belong to a config without a row (``metafile_config``) and one
-garbled URL host. ``unpublished``: config files no row names, with the test dataset's type, crop and iters.
+metrics (mDice, Dice, RMSE), weights URL, memory and architecture. Metafile mistakes are corrected with the
+original kept: config paths naming no file (``metafile_name``), checkpoints that belong to a config without a
+row (``metafile_config``) and one garbled URL host. ``unpublished``: config files no row names, with the test
+dataset's type, crop and iters. The fine-tuned Hub model paired with a config is seglab's own fact, kept in
+``seglab/fileio/hub_model_table.py`` alone, not here.
 Nothing is random: running it twice writes identical bytes.
 """
 
@@ -73,18 +74,6 @@ CONFIG_MOVES = {  # (metafile Config, checkpoint directory) -> the config the ch
     ): "twins/twins_svt-l_uperhead_8xb2-160k_ade20k-512x512",
 }
 URL_FIXES = {"https://download.oz1z1penmmlab.com/": "https://download.openmmlab.com/"}
-HUB = {  # seglab's own column: the fine-tuned Hugging Face model a config's weights are published as
-    "convnext/convnext-tiny_upernet_8xb2-amp-160k_ade20k-512x512": "openmmlab/upernet-convnext-tiny",
-    "convnext/convnext-small_upernet_8xb2-amp-160k_ade20k-512x512": "openmmlab/upernet-convnext-small",
-    "convnext/convnext-base_upernet_8xb2-amp-160k_ade20k-512x512": "openmmlab/upernet-convnext-base",
-    "convnext/convnext-large_upernet_8xb2-amp-160k_ade20k-640x640": "openmmlab/upernet-convnext-large",
-    "convnext/convnext-xlarge_upernet_8xb2-amp-160k_ade20k-640x640": "openmmlab/upernet-convnext-xlarge",
-    "swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512": "openmmlab/upernet-swin-tiny",
-    "swin/swin-small-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512": "openmmlab/upernet-swin-small",
-    "mask2former/mask2former_swin-t_8xb2-160k_ade20k-512x512": "facebook/mask2former-swin-tiny-ade-semantic",
-    "mask2former/mask2former_swin-s_8xb2-160k_ade20k-512x512": "facebook/mask2former-swin-small-ade-semantic",
-    "maskformer/maskformer_swin-t_upernet_8xb2-160k_ade20k-512x512": "facebook/maskformer-swin-tiny-ade",
-}
 OTHER_METRICS = ("mDice", "Dice", "RMSE")
 
 
@@ -115,7 +104,6 @@ def row(family: str, model: dict) -> dict:
     out |= dict(memory_gb=meta.get("Memory (GB)"), architecture=meta.get("Architecture"))
     out["other_metrics"] = {k: metrics[k] for k in OTHER_METRICS if k in metrics} or None
     out["alias"] = model.get("Alias")
-    out["hub"] = HUB.get(name)
     if metafile_config != name and not moved:
         out["metafile_name"] = Path(metafile_config).name
     if moved:

@@ -257,6 +257,7 @@ HUB_MODELS = {
     "DPTForSemanticSegmentation": "seglab.models.heads.dpt_hf:convert",
     "Mask2FormerForUniversalSegmentation": "seglab.models.heads.mask2former_hf:convert",
     "EomtForUniversalSegmentation": "seglab.models.heads.eomt_hf:convert",
+    "EomtDinov3ForUniversalSegmentation": "seglab.models.heads.eomt_dinov3_hf:convert",
     "MaskFormerForInstanceSegmentation": "seglab.models.heads.maskformer_hf:convert",
 }
 

@@ -15,6 +15,9 @@
 # hf://tue-mps/ade_semantic_eomt_large_512_dinov3/pytorch_model.bin, holds the backbone as differences from those
 # DINOv3 weights ("delta weights"): seglab adds the weights model.delta_base names when it loads such a file:
 # 'seglab test THIS_CONFIG hf://tue-mps/ade_semantic_eomt_large_512_dinov3/pytorch_model.bin'.
+# transformers' layout (EomtDinov3ForUniversalSegmentation: config.json + model.safetensors, as transformers'
+# convert_eomt_dinov3_to_hf.py writes it, the base already added) holds absolute weights and loads as it is,
+# without delta_base: 'seglab test THIS_CONFIG FOLDER_OR_HF_REPO' (seglab/models/heads/eomt_dinov3_hf.py).
 _base_ = [
     '../_base_/models/eomt_dinov2.py', '../_base_/datasets/ade20k.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'

@@ -9,7 +9,8 @@ is the same). The head's ``query``, ``upscale_block.block.{j}``, ``mask_head.fc{
 and the annealing state ``attn_mask_probs`` (zeros in a fully trained model: no masks at inference) map one to
 one. transformers' model runs only at its ``image_size``; seglab's interpolates the position embedding.
 A folder whose ``config.json`` names this class but whose weights are the authors' own ``pytorch_model.bin``
-(``network.*`` keys) goes to the authors' converter (``eomt_authors.py``).
+(``network.*`` keys) goes to the authors' converter (``eomt_authors.py``). transformers' DINOv3 class,
+``EomtDinov3ForUniversalSegmentation``, is converted by ``eomt_dinov3_hf.py``.
 """
 
 from __future__ import annotations

@@ -69,10 +69,12 @@ def differences(ours: Any, theirs: Any, where: str) -> list[str]:
     return [] if ours == theirs else [f"{where}: seglab {ours!r}, MMEngine {theirs!r}"]
 
 
-SEGLAB_OWN_BASES = {  # model files of seglab's own families, which MMSegmentation 1.2.2 does not have
+SEGLAB_OWN_BASES = {  # model and schedule files of seglab's own families, which MMSegmentation 1.2.2 lacks
     "_base_/models/dinov2_linear.py",
     "_base_/models/upernet_dinov2.py",
     "_base_/models/eomt_dinov2.py",
+    "_base_/models/mask2former_dinov2.py",
+    "_base_/schedules/schedule_mask2former_dinov2_160k.py",
 }
 
 

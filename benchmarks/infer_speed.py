@@ -1,19 +1,22 @@
 """Inference speed on a real-size test set: ``seglab test``, the Python API and, where installed, MMSegmentation.
 
-    python benchmarks/infer_speed.py [--case r18|r50] [--images 233] [--mmseg-python ~/mmref/bin/python] [--amp]
+    python benchmarks/infer_speed.py [--case r18 r50] [--images 233] [--repeats 2] [--amp]
+                                     [--mmseg-python ~/mmref/bin/python]
 
-``--case r50`` swaps in the tutorial's DeepLabV3+ R50-D8 (same images). The checkpoint has random BatchNorm
-statistics, so folding (``seglab test``'s default) is really exercised; seglab runs folded and, for the
-comparison, unfolded (``test_cfg.fold_bn=False``). Both toolboxes write their predicted label maps (``--out``),
-and the share of pixels where they agree is printed beside the mIoU of each. ``--amp`` adds ``seglab test
---amp force`` (bfloat16 on CPU) and prints its mIoU difference from float32.
+``--case`` takes one or more models, each run on its own freshly written set: ``r18`` (DeepLabV3+ R18-D8) and
+``r50`` (the tutorial's DeepLabV3+ R50-D8, at 12 classes). The checkpoint has random BatchNorm statistics, so
+BatchNorm folding (``seglab test``'s default) really changes the weights; seglab runs as it comes (folded) and,
+for the comparison, unfolded (``test_cfg.fold_bn=False``). Both toolboxes write their predicted label maps
+(``--out``), and the share of pixels where each agrees with ``seglab test`` is printed beside the mIoU of
+each. ``--amp`` adds ``seglab test --amp force`` (bfloat16 on CPU) and prints its mIoU difference from float32.
 
 A CamVid-sized set (233 images of 360x480, 12 classes; synthetic, since speed does not depend on content) and
-one DeepLabV3+ R18-D8 config in MMSegmentation's format, read unchanged by both toolboxes; one checkpoint with
-random weights (MMSegmentation's key names) loaded by both. Each command runs in its own process; the table
-shows wall-clock seconds per image of the whole command (start-up included) and of the test loop alone (from
-the log's per-iteration times), and images/s of ``inference_model`` on a list of paths. The best of
-``--repeats`` runs counts, so a busy moment on the machine does not decide the result.
+one config per case in MMSegmentation's format, read unchanged by both toolboxes; one checkpoint with random
+weights (MMSegmentation's key names) loaded by both. Each command runs in its own process; the table shows
+wall-clock images/s of the whole command (start-up included) and seconds per image of the test loop alone
+(from the log's per-iteration times), and images/s of ``inference_model`` on a list of paths. Every command
+runs ``--repeats`` times in rounds, interleaved with the others and the order reversed every other round, so
+load from other jobs falls on all of them; the best run counts, and the per-round ratio range is printed.
 """
 
 from __future__ import annotations
@@ -147,48 +150,56 @@ print(json.dumps(len(paths) / (time.perf_counter() - start)))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def best_of(cmd: list[str], work: Path, repeats: int, env: dict | None = None) -> tuple[float, float | None, str]:
-    """(whole-command seconds, test-loop s/image, log of the first run) over ``repeats`` runs; the first writes
-    its label maps to ``work/out0``."""
-    runs = []
-    for i in range(repeats):
-        extra = ["--out", str(work / "out0")] if i == 0 else []
-        runs.append(timed([*cmd, "--work-dir", str(work / f"w{i}"), *extra], env))
-    loop = min(filter(None, (loop_seconds(t) for _, t in runs)), default=None)
-    return min(s for s, _ in runs), loop, runs[0][1]
+def interleaved(commands: dict[str, tuple[list[str], dict | None]], work: Path, repeats: int) -> dict[str, list]:
+    """Per command, (seconds, log) of ``repeats`` runs made in rounds, one run of each command per round and the
+    order reversed every other round, so load from other jobs falls on all of them; the first round writes each
+    command's label maps to ``work/KEY/out0``."""
+    runs: dict[str, list] = {key: [] for key in commands}
+    for r in range(repeats):
+        for key in list(commands) if r % 2 == 0 else list(commands)[::-1]:
+            cmd, env = commands[key]
+            extra = ["--out", str(work / key / "out0")] if r == 0 else []
+            runs[key].append(timed([*cmd, "--work-dir", str(work / key / f"w{r}"), *extra], env))
+    return runs
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=sorted(MODELS), default="r18")
-    parser.add_argument("--images", type=int, default=233)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--amp", action="store_true", help="also seglab test --amp force: mIoU difference")
-    parser.add_argument("--no-api", action="store_true", help="skip the inference_model timing")
-    parser.add_argument("--mmseg-python", help="a Python with MMSegmentation 1.2.2 installed, timed in the same run")
-    args = parser.parse_args()
+def ratio_range(first: list[float | None], second: list[float | None]) -> str:
+    """min-max over rounds of first / second (the same round's runs)."""
+    ratios = [a / b for a, b in zip(first, second) if a and b]
+    return f"{min(ratios):.3f}-{max(ratios):.3f}" if ratios else "n/a"
 
-    rows, mious = [], {}
+
+def cpu_name() -> str:
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.processor())
+
+
+def load_average() -> str:
+    return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "n/a"
+
+
+def run_case(case: str, args: argparse.Namespace) -> None:
+    """Time every variant of one model on one freshly written image set and print its table."""
+    load_before = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         paths = make_images(tmp_path / "data", args.images)
-        config = tmp_path / f"dlv3p_{args.case}_camvid_size.py"
+        config = tmp_path / f"dlv3p_{case}_camvid_size.py"
         base = REPO / "seglab" / "configs" / "_base_"
         config.write_text(
-            CONFIG.format(base=base, root=str(tmp_path / "data"), workers=args.workers, model=MODELS[args.case])
+            CONFIG.format(base=base, root=str(tmp_path / "data"), workers=args.workers, model=MODELS[case])
         )
         checkpoint = tmp_path / "random.pth"
         make_checkpoint(config, checkpoint)
         seglab_cmd = [sys.executable, "-m", "seglab", "test", str(config), str(checkpoint)]
-        variants = [("seglab test (BatchNorm folded)", seglab_cmd, "fold")]
-        variants.append(("seglab test (unfolded)", [*seglab_cmd, "--cfg-options", "test_cfg.fold_bn=False"], "plain"))
+        names = {"fold": "seglab test (BatchNorm folded)", "plain": "seglab test, test_cfg.fold_bn=False"}
+        commands = {
+            "fold": (seglab_cmd, None),
+            "plain": ([*seglab_cmd, "--cfg-options", "test_cfg.fold_bn=False"], None),
+        }
         if args.amp:
-            variants.append(("seglab test --amp force (bfloat16)", [*seglab_cmd, "--amp", "force"], "amp"))
-        for name, cmd, key in variants:
-            wall, loop, log = best_of(cmd, tmp_path / key, args.repeats if key != "amp" else 1)
-            rows.append((name, wall, loop))
-            mious[key] = mean_iou(log)
+            names["amp"] = "seglab test --amp force (bfloat16)"
+            commands["amp"] = ([*seglab_cmd, "--amp", "force"], None)
         if args.mmseg_python:
             tools = subprocess.run(
                 [args.mmseg_python, "-c", "import mmseg, os; print(os.path.dirname(mmseg.__file__))"],
@@ -196,44 +207,59 @@ def main() -> None:
                 text=True,
                 check=True,
             ).stdout.strip()
+            names["mm"] = "MMSegmentation 1.2.2 tools/test.py"
             mm_cmd = [args.mmseg_python, f"{tools}/.mim/tools/test.py", str(config), str(checkpoint)]
-            env = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
-            wall, loop, log = best_of(mm_cmd, tmp_path / "mm", args.repeats, env)
-            rows.append(("MMSegmentation 1.2.2 tools/test.py", wall, loop))
-            mious["mm"] = mean_iou(log)
-        same = {k: agreement(tmp_path / "plain" / "out0", tmp_path / k / "out0") for k in mious if k != "plain"}
-        api = {}
-        if not args.no_api:
-            for fold in (True, False):
-                api[fold] = max(api_images_per_second(config, checkpoint, paths, fold) for _ in range(args.repeats))
+            commands["mm"] = (mm_cmd, {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
+        runs = interleaved(commands, tmp_path, args.repeats)
+        walls = {k: [seconds for seconds, _ in v] for k, v in runs.items()}
+        loops = {k: [loop_seconds(log) for _, log in v] for k, v in runs.items()}
+        mious = {k: mean_iou(v[0][1]) for k, v in runs.items()}
+        same = {k: agreement(tmp_path / "fold" / "out0", tmp_path / k / "out0") for k in runs if k != "fold"}
+        api: dict[bool, list[float]] = {False: [], True: []}
+        for r in range(0 if args.no_api else args.repeats):
+            for fold in (False, True) if r % 2 == 0 else (True, False):
+                api[fold].append(api_images_per_second(config, checkpoint, paths, fold))
 
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    print(f"{args.images} images of 360x480, {NAMES[args.case]}, batch 1, {args.workers} workers")
-    print(f"CPU: {cpu}, {os.cpu_count()} CPUs")
+    print(f"\n{args.images} images of 360x480, {NAMES[case]}, batch 1, {args.workers} workers")
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} CPUs; load average {load_before} before, {load_average()} after")
+    print(f"best of {args.repeats} interleaved runs each")
     print(f"{'command':38s} {'images/s (whole)':>17s} {'s/image (test loop)':>20s} {'mIoU':>7s}")
-    keys = [k for _, _, k in variants] + (["mm"] if args.mmseg_python else [])
-    for (name, wall, loop), key in zip(rows, keys):
+    for key, name in names.items():
+        loop = min(filter(None, loops[key]), default=None)
         loop_text = f"{loop:.4f}" if loop is not None else "n/a"
-        print(f"{name:38s} {args.images / wall:17.3f} {loop_text:>20s} {mious[key] or float('nan'):7.2f}")
+        print(f"{name:38s} {args.images / min(walls[key]):17.3f} {loop_text:>20s} {mious[key] or float('nan'):7.2f}")
     for key, share in same.items():
-        print(f"pixels predicted alike, unfolded seglab vs {key}: {100 * share:.4f}%")
-    if args.mmseg_python:
-        mm = rows[-1]
-        print(f"speed ratio seglab (folded) / MMSegmentation, images/s of the whole command: {mm[1] / rows[0][1]:.3f}")
-        if rows[0][2] and mm[2]:
-            print(f"speed ratio seglab (folded) / MMSegmentation, test loop:                  {mm[2] / rows[0][2]:.3f}")
-    print(f"folding: {rows[1][1] / rows[0][1]:.3f}x the images/s of the unfolded model (whole command)")
+        print(f"pixels predicted alike, seglab test (folded) vs {key}: {100 * share:.4f}%")
+    for key, what in (("fold", "folding"), ("mm", "seglab (folded) / MMSegmentation")):
+        if key not in runs:
+            continue
+        first, second = ("plain", "fold") if key == "fold" else ("mm", "fold")
+        whole = min(walls[first]) / min(walls[second])
+        print(
+            f"{what}: {whole:.3f}x the images/s (whole command), per round {ratio_range(walls[first], walls[second])}"
+        )
+        if all(loops[first]) and all(loops[second]):
+            loop = min(loops[first]) / min(loops[second])
+            print(f"{what}: {loop:.3f}x the images/s (test loop), per round {ratio_range(loops[first], loops[second])}")
     if args.amp and mious.get("amp") is not None and mious.get("fold") is not None:
         print(f"--amp (bfloat16) mIoU - float32 mIoU: {mious['amp'] - mious['fold']:+.2f}")
-    for fold, rate in api.items():
-        print(f"inference_model on {args.images} paths, fold_bn={fold}: {rate:.2f} images/s")
+    for fold, rates in api.items():
+        if rates:
+            print(f"inference_model on {args.images} paths, fold_bn={fold}: {max(rates):.2f} images/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", nargs="+", choices=sorted(MODELS), default=["r18"], help="one or more models")
+    parser.add_argument("--images", type=int, default=233)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--amp", action="store_true", help="also seglab test --amp force: mIoU difference")
+    parser.add_argument("--no-api", action="store_true", help="skip the inference_model timing")
+    parser.add_argument("--mmseg-python", help="a Python with MMSegmentation 1.2.2 installed, timed in the same run")
+    args = parser.parse_args()
+    for case in args.case:
+        run_case(case, args)
 
 
 if __name__ == "__main__":

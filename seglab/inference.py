@@ -21,7 +21,7 @@ from seglab.data.transforms import Compose, LoadImageFromFile, PackSegInputs
 from seglab.errors import ConfigError
 from seglab.fileio.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.models.builder import build_model
-from seglab.models.fold_bn import fold_batchnorm, folded_pairs
+from seglab.models.fold_bn import fold_batchnorm, folded_pairs, wants_fold
 from seglab.models.segmentors.tta import DEFAULT_TTA_SCALES, SegTTAModel, merge_augmented
 from seglab.registry import DATASETS, import_custom_modules
 
@@ -242,7 +242,8 @@ def infer_files(
     """Write ``NAME.png`` (palette-indexed labels) and ``NAME_overlay.png`` per input; returns (written, failed).
 
     NAME mirrors the input's path (``expand_inputs``); a name clash fails before the first image is read.
-    Images go through the model ``test_dataloader.batch_size`` at a time (equal sizes batched together)."""
+    Images go through the model ``test_dataloader.batch_size`` at a time (equal sizes batched together), with
+    BatchNorm folded unless the config says ``test_cfg.fold_bn=False``."""
     from seglab.errors import SeglabError
     from seglab.progress import progress
     from seglab.visualize import overlay, save_label_png
@@ -253,12 +254,13 @@ def infer_files(
     files = expand_inputs(inputs, out_dir)
     cfg = getattr(model, "cfg", None) or {}
     batch_size = int((cfg.get("test_dataloader") or {}).get("batch_size", 1)) if isinstance(model, nn.Module) else 1
+    fold_bn = wants_fold(cfg)  # as for seglab test
     pending: list[tuple[str, np.ndarray]] = []
 
     def flush() -> None:
         images = [img for _, img in pending]
         if isinstance(model, nn.Module):
-            found = inference_model(model, images, tta, tta_scales, max(batch_size, 1), amp_dtype=amp_dtype)
+            found = inference_model(model, images, tta, tta_scales, max(batch_size, 1), fold_bn, amp_dtype)
             labels = [r["pred_sem_seg"].cpu().numpy() for r in found]
         else:  # an exported model: seglab.deploy.OnnxSegmentor
             labels = [model.predict_labels(img) for img in images]

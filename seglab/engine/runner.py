@@ -32,11 +32,12 @@ from seglab.engine.loops import TestLoop, TrainLoop, ValLoop, build_train_loop
 from seglab.engine.lr_scaling import scale_lr
 from seglab.engine.optim import LRSchedule, build_optim_wrapper
 from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng
-from seglab.engine.test_model import fold_for_test, test_precision, wants_fold
+from seglab.engine.test_model import fold_for_test, test_precision
 from seglab.engine.training_state import checkpoint_state, resume, resume_source
 from seglab.errors import ConfigError
 from seglab.fileio.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from seglab.models.builder import build_initialised, init_pretrained
+from seglab.models.fold_bn import wants_fold
 from seglab.models.segmentors.tta import DEFAULT_TTA_SCALES, SegTTAModel
 from seglab.registry import METRICS, import_custom_modules
 

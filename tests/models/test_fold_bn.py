@@ -1,19 +1,27 @@
 """BatchNorm folding (``seglab.models.fold_bn``): every registered model type that has BatchNorm, built tiny
 from its ``test_model_types.ROWS`` row with random weights and random BN statistics, predicts the same after
 folding (logits equal up to rounding, labels identical); what must not fold stays unfolded; a model in
-training mode is never folded, and a folded one cannot train."""
+training mode is never folded, and a folded one cannot train; ``seglab test``, ``seglab infer`` and the API fold
+unless told not to, with the same results."""
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from seglab.models.fold_bn import NotFoldableError, fold_batchnorm, folded_pairs
+from seglab.cli import main
+from seglab.errors import ConfigError
+from seglab.inference import infer_files, inference_model, init_model
+from seglab.models.fold_bn import NotFoldableError, fold_batchnorm, folded_pairs, wants_fold
 from seglab.models.layers.conv_module import ConvModule
 from seglab.registry import MODELS
 
@@ -159,3 +167,49 @@ def test_training_mode_is_never_folded_and_a_folded_model_cannot_train():
     model.train()
     model(image).sum().backward()
     assert model.plain[1].weight.grad is not None
+
+
+def random_statistics_checkpoint(config: Path, path: Path) -> nn.Module:
+    """The config's model with random BatchNorm statistics (a fresh one folds trivially), saved to ``path``."""
+    model = init_model(config)
+    randomise_batchnorms(model, torch.Generator().manual_seed(1))
+    torch.save({"state_dict": model.state_dict(), "meta": {}}, path)
+    return model
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_seglab_test_folds_unless_told_not_to_and_scores_the_same(tiny_config, tmp_path, capsys):
+    """``seglab test`` folds by default, not with ``test_cfg.fold_bn=False``, and both give the same mIoU."""
+    config, checkpoint = tiny_config(), tmp_path / "random.pth"
+    random_statistics_checkpoint(config, checkpoint)
+    runs = {}
+    for name, extra in (("default", []), ("unfolded", ["test_cfg.fold_bn=False"])):
+        options = ["--cfg-options", "test_dataloader.dataset.indices=2", *extra]  # 2 images are enough
+        assert main(["test", str(config), str(checkpoint), "--work-dir", str(tmp_path / name), *options]) == 0
+        log = next((tmp_path / name).rglob("*.log")).read_text()
+        runs[name] = (re.findall(r"mIoU: (\d+\.\d+)", capsys.readouterr().out)[-1], "folded into" in log)
+    assert runs == {"default": (runs["default"][0], True), "unfolded": (runs["default"][0], False)}
+    with pytest.raises(ConfigError, match="fold_bn"):
+        wants_fold({"test_cfg": {"fold_bn": "yes"}})
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_inference_folds_unless_told_not_to_and_predicts_the_same(tiny_config, tmp_path):
+    """``inference_model`` predicts with a folded copy unless ``fold_bn=False``, with the same labels; ``seglab
+    infer`` (``infer_files``) follows the config's ``test_cfg.fold_bn``."""
+    model = random_statistics_checkpoint(tiny_config(), tmp_path / "random.pth")
+    image = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
+    plain = inference_model(model, image, fold_bn=False)
+    assert "_seglab_folded_copy" not in model.__dict__  # fold_bn=False makes no folded copy
+    folded = inference_model(model, image)
+    assert folded_pairs(model.__dict__["_seglab_folded_copy"][1]) > 0
+    again = inference_model(model, image)  # from the folded copy this time
+    assert torch.equal(again["pred_sem_seg"], plain["pred_sem_seg"])
+    assert torch.equal(folded["pred_sem_seg"], plain["pred_sem_seg"])
+    assert torch.allclose(again["seg_logits"], plain["seg_logits"], atol=1e-4)
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    for fold in (False, True):
+        model.__dict__.pop("_seglab_folded_copy", None)
+        model.cfg.test_cfg["fold_bn"] = fold
+        infer_files(model, [str(tmp_path / "a.png")], tmp_path / f"out{fold}")
+        assert ("_seglab_folded_copy" in model.__dict__) is fold

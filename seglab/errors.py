@@ -32,3 +32,9 @@ class TrainingInterrupted(SeglabError):
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
         self.exit_code = 128 + signum
+
+
+def install_hint(package: str, extra: str) -> str:
+    """How to install an optional package: by its own name, or as the seglab extra that lists it (a clone
+    installs extras with ``-e .``; ``pip install 'seglab[...]'`` would look for seglab on the package index)."""
+    return f"pip install {package} (or, in your seglab clone, pip install -e '.[{extra}]')"

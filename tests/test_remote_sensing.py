@@ -106,4 +106,4 @@ def test_check_data_reports_band_counts_and_per_band_statistics(tmp_path, capsys
 def test_scene_commands_without_rasterio_name_the_extra(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "rasterio", None)
     assert main(["tile", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), str(tmp_path / "out")]) == 2
-    assert "needs rasterio, which is not installed: pip install 'seglab[geo]'" in capsys.readouterr().err
+    assert "needs rasterio, which is not installed: pip install rasterio (or, in your seglab clone, pip install -e '.[geo]')" in capsys.readouterr().err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from seglab.errors import ConfigError
+from seglab.errors import ConfigError, install_hint
 
 INPUT_NAME = "image"
 LOGITS_NAME = "logits"
@@ -33,5 +33,5 @@ def require(module: str, pip_name: str | None = None) -> ModuleType:
     except ImportError:
         name = pip_name or module
         raise ConfigError(
-            f"this needs the Python package '{name}': pip install {name} (or pip install 'seglab[deploy]')"
+            f"this needs the Python package '{name}': {install_hint(name, 'deploy')}"
         ) from None

@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seglab.errors import ConfigError
+from seglab.errors import ConfigError, install_hint
 
 logger = logging.getLogger("seglab")
 
@@ -261,7 +261,8 @@ def check_backends(configs: list[dict]) -> None:
 
 def raise_missing(where: str, name: str, package: tuple[str, str]) -> None:
     raise ConfigError(
-        f"{where}: {name} needs the '{package[0]}' package, which is not installed: pip install 'seglab[{package[1]}]'"
+        f"{where}: {name} needs the '{package[0]}' package, which is not installed: "
+        + install_hint(package[0], package[1])
     )
 
 

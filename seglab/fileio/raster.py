@@ -1,6 +1,6 @@
 """Windowed reading and writing of georeferenced rasters (GeoTIFF) through rasterio, in bounded memory.
 
-rasterio is an optional extra (``pip install 'seglab[geo]'``), imported when the first scene is opened, so
+rasterio is an optional extra (``geo``), imported when the first scene is opened, so
 ``import seglab`` stays fast and a missing GDAL breaks only scene commands. A window is ``(y1, y2, x1, x2)``
 in pixels. Label rasters are written in full-width strips of whole block rows, so every compressed block is
 written once and GDAL's cache never holds more than a strip.
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from seglab.errors import ConfigError, DatasetError
+from seglab.errors import ConfigError, DatasetError, install_hint
 
 Window = tuple[int, int, int, int]  # y1, y2, x1, x2
 BLOCK = 256  # output tile side: GeoTIFF blocks are multiples of 16; 256 is GDAL's usual choice
@@ -30,7 +30,7 @@ def rasterio_module() -> ModuleType:
         import rasterio
     except ImportError:
         raise ConfigError(
-            "reading and writing GeoTIFF scenes needs rasterio, which is not installed: pip install 'seglab[geo]'"
+            "reading and writing GeoTIFF scenes needs rasterio, which is not installed: " + install_hint("rasterio", "geo")
         ) from None
     return rasterio
 

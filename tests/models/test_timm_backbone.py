@@ -87,7 +87,7 @@ def test_missing_timm_is_one_line_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "timm", None)  # `import timm` now fails as if it were not installed
     with pytest.raises(ConfigError) as err:
         MODELS.build(dict(type="TIMMBackbone", model_name="resnet18"))
-    assert "pip install 'seglab[timm]'" in str(err.value) and "\n" not in str(err.value)
+    assert "pip install -e '.[timm]'" in str(err.value) and "\n" not in str(err.value)
 
 
 def random_timm_state() -> dict[str, torch.Tensor]:

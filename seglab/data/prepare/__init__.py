@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seglab.errors import DatasetError
+from seglab.errors import DatasetError, install_hint
 
 if TYPE_CHECKING:
     from seglab.data.prepare.common import DatasetSpec
@@ -85,8 +85,8 @@ def _check_needs(spec: DatasetSpec) -> None:
             importlib.import_module(module)
         except ImportError:
             raise DatasetError(
-                f"{spec.name} needs the Python package '{pip_name}' to read its files: pip install {pip_name} "
-                "(or pip install 'seglab[prepare]')"
+                f"{spec.name} needs the Python package '{pip_name}' to read its files: "
+                + install_hint(pip_name, 'prepare')
             ) from None
 
 

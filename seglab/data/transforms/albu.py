@@ -18,7 +18,7 @@ class Albu(BaseTransform):
     """Run Albumentations transforms given as config dicts (``type`` names an Albumentations class;
     ``OneOf``/``Compose`` take nested ``transforms``). ``keymap`` maps sample keys to Albumentations'
     (default ``img -> image``, ``gt_seg_map -> mask``); the image goes in as RGB and comes back BGR.
-    Needs ``albumentations`` (``pip install 'seglab[albu]'``); its random draws are its own."""
+    Needs ``albumentations`` (``pip install albumentations``, or the ``albu`` extra); its random draws are its own."""
 
     def __init__(self, transforms: Sequence[dict], keymap: dict | None = None, update_pad_shape: bool = False) -> None:
         self.albu = optional_import("albumentations", "Albu", "albu")

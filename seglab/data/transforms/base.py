@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seglab.errors import ConfigError, DatasetError, SeglabError
+from seglab.errors import ConfigError, DatasetError, SeglabError, install_hint
 from seglab.registry import TRANSFORMS
 
 INTERPOLATION = {
@@ -123,8 +123,7 @@ def optional_import(module: str, transform: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise ConfigError(
-            f"{transform} needs the package '{module}', which is not installed: "
-            f"pip install {module} (or pip install 'seglab[{extra}]')"
+            f"{transform} needs the package '{module}', which is not installed: " + install_hint(module, extra)
         ) from None
 
 

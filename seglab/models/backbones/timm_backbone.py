@@ -3,7 +3,7 @@
 (``model_name``, ``features_only``, ``pretrained``, ``checkpoint_path``, ``in_channels``, ``out_indices`` and
 any other keyword timm's ``create_model`` takes).
 
-timm is an optional extra (``pip install 'seglab[timm]'``) imported when the first such backbone is built.
+timm is an optional extra (``pip install -e '.[timm]'`` in a clone) imported when the first such backbone is built.
 Pre-trained weights come from the model's Hub repository through seglab's Hub download (its cache,
 ``HF_ENDPOINT``, ``HF_HUB_OFFLINE``, one-line errors) and load through timm's own loader, which adapts them
 (its key filters, ``in_channels`` other than 3) before wrapping the model for ``features_only``.
@@ -20,11 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from seglab.errors import ConfigError
+from seglab.errors import ConfigError, install_hint
 from seglab.registry import MODELS
 
 logger = logging.getLogger("seglab")
-EXTRA = "pip install 'seglab[timm]'"
+EXTRA = install_hint("timm", "timm")
 # MMSegmentation norm names a config may give as ``norm_layer`` (MMSegmentation looks them up in its registry)
 NORM_LAYERS = {"BN": nn.BatchNorm2d, "BN2d": nn.BatchNorm2d, "SyncBN": nn.SyncBatchNorm, "LN": nn.LayerNorm}
 
@@ -38,8 +38,7 @@ def import_timm() -> Any:
         if missing == "timm":
             raise ConfigError(f"backbone type 'TIMMBackbone' needs timm, which is not installed: {EXTRA}") from None
         raise ConfigError(
-            f"backbone type 'TIMMBackbone': timm needs '{missing}', which is not installed: pip install {missing} "
-            f"(or {EXTRA})"
+            f"backbone type 'TIMMBackbone': timm needs '{missing}', which is not installed: pip install {missing}"
         ) from None
     return timm
 

@@ -14,7 +14,6 @@ from seglab.models.builder import build_model
 from .hub_parity import assert_close, randomise, save_hub_model, shrunk_config
 from .test_models import learnable_batch
 
-transformers = pytest.importorskip("transformers")
 SMALL = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=2)
 
 
@@ -53,6 +52,7 @@ def _compare(backbone, hub_model, norm, prefix, size, patch):
 
 @pytest.mark.parametrize("registers", [0, 4])
 def test_transformers_dinov2_loads_and_matches_at_two_sizes(tmp_path, registers):
+    transformers = pytest.importorskip("transformers")
     if registers:
         config = transformers.Dinov2WithRegistersConfig(
             **SMALL, patch_size=14, image_size=56, num_register_tokens=registers, mlp_ratio=4
@@ -74,6 +74,7 @@ def test_transformers_dinov2_loads_and_matches_at_two_sizes(tmp_path, registers)
 
 @pytest.mark.parametrize("gated", [False, True])
 def test_transformers_dinov3_loads_and_matches_at_two_sizes(tmp_path, gated):
+    transformers = pytest.importorskip("transformers")
     config = transformers.DINOv3ViTConfig(
         **SMALL,
         intermediate_size=128,

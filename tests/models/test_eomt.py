@@ -1,6 +1,6 @@
 """EoMT: the transformers layout (``EomtForUniversalSegmentation``) loads into the shipped config's model with the
-same logits; a tiny EoMT learns on synthetic data with the attention-mask annealing on; the annealing ends with
-no masks, as published."""
+same logits, at its image size and at another one (position interpolation); a tiny EoMT learns on synthetic data
+with the attention-mask annealing on; the annealing ends with no masks, as published."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def eomt_class():
         return transformers.EomtForUniversalSegmentation
 
 
-def hub_eomt(tmp_path, mask_prob: float, swiglu: bool):
+def hub_eomt_model(mask_prob: float, swiglu: bool, image_size: int = 64, state: dict | None = None):
+    """A tiny transformers EoMT at ``image_size``: random weights and ``mask_prob``, or ``state`` (its own)."""
     model_class = eomt_class()
     import transformers
 
@@ -56,7 +57,7 @@ def hub_eomt(tmp_path, mask_prob: float, swiglu: bool):
         hidden_size=32,
         num_hidden_layers=4,
         num_attention_heads=2,
-        image_size=64,
+        image_size=image_size,
         patch_size=16,
         num_blocks=2,
         num_register_tokens=2,
@@ -64,9 +65,43 @@ def hub_eomt(tmp_path, mask_prob: float, swiglu: bool):
         num_labels=4,
         use_swiglu_ffn=swiglu,
     )
-    model = randomise(model_class(config))
+    model = model_class(config)
+    if state is not None:
+        model.load_state_dict(state)
+        return model.eval()
+    model = randomise(model)
     model.attn_mask_probs.fill_(mask_prob)  # 1: masks on (an untrained model); 0: annealed away (a trained one)
+    return model
+
+
+def hub_eomt(tmp_path, mask_prob: float, swiglu: bool):
+    model = hub_eomt_model(mask_prob, swiglu)
     return model, save_hub_model(model, tmp_path / "eomt")
+
+
+def resized_hub_eomt(theirs, image_size: int):
+    """The same weights in a transformers EoMT built for ``image_size``, its position table resized as
+    transformers' ``Dinov2WithRegistersModel`` resizes one at run time (bicubic, antialiased): transformers'
+    EoMT runs only at its config's size, so this is the reference for position interpolation."""
+    import transformers
+    from transformers.models.dinov2_with_registers.modeling_dinov2_with_registers import (
+        Dinov2WithRegistersEmbeddings,
+    )
+
+    config = theirs.config
+    dinov2 = transformers.Dinov2WithRegistersConfig(
+        hidden_size=config.hidden_size, patch_size=config.patch_size, image_size=config.image_size,
+        num_register_tokens=config.num_register_tokens,
+    )  # fmt: skip
+    embeddings = Dinov2WithRegistersEmbeddings(dinov2)
+    table = theirs.embeddings.position_embeddings.weight.detach()[None]
+    embeddings.position_embeddings.data = torch.cat((torch.zeros_like(table[:, :1]), table), dim=1)
+    tokens = torch.zeros(1, 1 + (image_size // config.patch_size) ** 2, config.hidden_size)
+    with torch.no_grad():
+        resized = embeddings.interpolate_pos_encoding(tokens, image_size, image_size)
+    state = dict(theirs.state_dict())
+    state["embeddings.position_embeddings.weight"] = resized[0, 1:]
+    return hub_eomt_model(0.0, config.use_swiglu_ffn, image_size, state)
 
 
 @pytest.mark.parametrize(("mask_prob", "swiglu"), [(1.0, False), (0.0, True)])
@@ -76,14 +111,16 @@ def test_hub_eomt_folder_gives_the_hub_models_logits(tmp_path, mask_prob, swiglu
     ours = init_model(shrunk_config(CONFIG, sizes), str(folder))
     assert isinstance(ours, EoMT)
     assert ours.decode_head.attn_mask_probs.tolist() == [mask_prob] * 2
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        cls_preds, mask_preds = ours.extract_feat(x)
-        out = theirs(pixel_values=x)
-    assert len(cls_preds) == (3 if mask_prob else 1)  # one prediction per masked block, then the final one
-    assert_close(cls_preds[-1], out.class_queries_logits)
-    assert_close(mask_preds[-1], out.masks_queries_logits)
-    with torch.no_grad():  # another input size: the position embedding is interpolated (transformers cannot)
+    # the pre-training size, then another one, where ours interpolates its 4x4 position grid to 6x6
+    for size, reference in ((64, theirs), (96, resized_hub_eomt(theirs, 96))):
+        x = torch.randn(2, 3, size, size)
+        with torch.no_grad():
+            cls_preds, mask_preds = ours.extract_feat(x)
+            out = reference(pixel_values=x)
+        assert len(cls_preds) == (3 if mask_prob else 1)  # one prediction per masked block, then the final one
+        assert_close(cls_preds[-1], out.class_queries_logits)
+        assert_close(mask_preds[-1], out.masks_queries_logits)
+    with torch.no_grad():  # a non-square input (transformers' EoMT has no such size)
         cls_other, mask_other = ours.extract_feat(torch.randn(1, 3, 96, 80))
     assert mask_other[-1].shape == (1, 5, 24, 20) and torch.isfinite(cls_other[-1]).all()
 

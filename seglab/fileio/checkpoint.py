@@ -103,10 +103,11 @@ def convert_hub_state(source: PretrainedSource, state: dict[str, torch.Tensor]) 
     """``state`` (a Hub file of ``source``) in MMSegmentation's keys; logs what was converted and dropped."""
     converted = source.convert(state) if source.convert else state
     kept = {id(value) for value in converted.values()}
-    dropped = sorted(key for key, value in state.items() if id(value) not in kept)
+    rebuilt = sorted(key for key, value in state.items() if id(value) not in kept)
     logger.info(
         f"pre-trained '{source.name}' from the Hub ({source.hub.short}, {source.hub.layout} layout): converted "
-        f"{len(converted)} tensors; dropped {len(dropped)} the backbone has no place for: {', '.join(dropped[:10])}"
+        f"{len(converted)} tensors; {len(rebuilt)} of the file's were not passed on as they are (fused, "
+        f"transposed, or with no place in the model): {', '.join(rebuilt[:10])}"
     )
     return converted
 

@@ -1,12 +1,15 @@
-"""Pre-trained sources of SAN's CLIP ViT: the original URLs (hash-checked), and the Hub repos holding the same or the nearest weights. No converter for the Hub layout
-is written yet, so loading uses the original URL; the Hub entries document where the weights live (TODO: pin
-their revisions from the Hub pages and add a key map with a parity test).
+"""Pre-trained sources of SAN's CLIP (image and text tower in one file): the original URLs (hash-checked) of
+MMSegmentation's converted CLIP, and the Hub repos holding OpenAI's same weights in transformers' ``CLIPModel``
+layout, read through the key map in ``clip_hf.py`` (to OpenAI's layout; the segmentor's ``adapt_pretrained``
+then splits it as clip2mmseg.py does). ``tests/fileio/test_clip_parity.py`` proves the map against transformers.
 """
 
 from __future__ import annotations
 
 from seglab.fileio.hub import HubFile
 from seglab.fileio.sources import PretrainedSource, register
+
+from .clip_hf import from_transformers_clip
 
 SOURCES = [
     PretrainedSource(
@@ -15,12 +18,14 @@ SOURCES = [
         HubFile(
             "openai/clip-vit-base-patch16",
             "pytorch_model.bin",
-            None,
+            "8b66648c6b95eed571f639a83ecfa445ad2f6d98",
             "transformers",
             "same weights",
-            "https://huggingface.co/openai/clip-vit-base-patch16",
-            "OpenAI's CLIP weights, transformers layout",
+            "https://huggingface.co/openai/clip-vit-base-patch16/tree/8b66648c6b95eed571f639a83ecfa445ad2f6d98",
+            "OpenAI's CLIP ViT-B/16, transformers layout",
+            verified=True,
         ),
+        from_transformers_clip,
     ),
     PretrainedSource(
         "https://download.openmmlab.com/mmsegmentation/v0.5/san/clip_vit-large-patch14-336_3rdparty-0b5df9cb.pth",
@@ -32,8 +37,9 @@ SOURCES = [
             "transformers",
             "same weights",
             "https://huggingface.co/openai/clip-vit-large-patch14-336",
-            "OpenAI's CLIP weights, transformers layout",
+            "OpenAI's CLIP ViT-L/14 at 336 px, transformers layout",
         ),
+        from_transformers_clip,
     ),
 ]
-register(*SOURCES, family="SAN (CLIP)")
+register(*SOURCES, family="SAN (CLIP)", parity_test="tests/fileio/test_clip_parity.py")

@@ -23,6 +23,17 @@ from seglab.config_dump import config_text, is_stable_identifier, is_variable_na
 from seglab.errors import ConfigError
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def shipped_configs() -> dict[str, Path]:
+    """``family/stem`` -> file, for every config seglab ships (``_base_`` excluded)."""
+    return {
+        f"{path.parent.name}/{path.stem}": path
+        for path in sorted(CONFIGS_DIR.glob("*/*.py"))
+        if path.parent.name != "_base_" and not path.name.startswith("_")
+    }
+
+
 SCOPE_PREFIXES = ("mmseg::", "seglab::")
 DELETE_KEY = "_delete_"
 BASE_KEY = "_base_"

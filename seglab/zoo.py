@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from seglab.config import CONFIGS_DIR, Config, resolve_config_path
+from seglab.config import CONFIGS_DIR, Config, resolve_config_path, shipped_configs
 from seglab.errors import CheckpointError, ConfigError, SeglabError
 from seglab.fileio import download as downloads
 from seglab.fileio.download import DownloadError as DownloadError  # raised by download(); the CLI exits 1
@@ -78,15 +78,6 @@ def published_table() -> dict[str, dict[str, Any]]:
 def unpublished_table() -> dict[str, dict[str, Any]]:
     """MMSegmentation's config files that no metafile row names (no published checkpoint)."""
     return _tables()[1]
-
-
-def shipped_configs() -> dict[str, Path]:
-    """``family/stem`` -> file, for every config seglab ships (``_base_`` excluded)."""
-    return {
-        f"{path.parent.name}/{path.stem}": path
-        for path in sorted(CONFIGS_DIR.glob("*/*.py"))
-        if path.parent.name != "_base_" and not path.name.startswith("_")
-    }
 
 
 def _from_config_file(name: str, path: Path) -> ZooEntry:

@@ -1,6 +1,12 @@
 """The Hugging Face Hub as a checkpoint source: ``hf://USER/REPO[@REVISION][/FILE]`` names, the description of
 one Hub file (``HubFile``), and ``hub_download``, which fetches a file through ``huggingface_hub`` (its cache,
-resumed downloads, ``HF_ENDPOINT`` for a mirror, ``HF_HUB_OFFLINE`` for no network) and returns a local path.
+``HF_ENDPOINT`` for a mirror, ``HF_HUB_OFFLINE`` for no network) and returns a local path.
+
+Interrupted downloads (huggingface_hub 2.4): over plain HTTP, a connection that drops mid-file is retried within
+the same call with a ``Range`` request for the rest (up to 5 times in a row, the count reset whenever bytes
+arrive); a Xet-backed file, when the ``hf_xet`` package is installed, is fetched by ``hf_xet`` instead. A download
+that fails is not continued by a later call or run: huggingface_hub writes to a temporary file unique to the
+process and deletes it on failure, so the next attempt starts from the first byte.
 
 The environment is read at every call, not when ``huggingface_hub`` was imported, so a mirror or offline
 mode set later in the process (or by a test) takes effect.
@@ -99,8 +105,9 @@ def cache_dir() -> Path:
 
 
 def hub_download(repo: str, filename: str, revision: str | None = None, local_only: bool = False) -> Path:
-    """A local path for ``filename`` of ``repo`` at ``revision``: from the Hub cache, else downloaded (resumed
-    where a partial download exists). ``local_only`` or ``HF_HUB_OFFLINE`` never touch the network."""
+    """A local path for ``filename`` of ``repo`` at ``revision``: from the Hub cache, else downloaded (a dropped
+    connection is resumed within this call only; a failed download starts over next time, see the module's
+    docstring). ``local_only`` or ``HF_HUB_OFFLINE`` never touch the network."""
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:

@@ -60,11 +60,14 @@ def fetch_pretrained(source: PretrainedSource) -> Path:
             attempts.append(f"the Hub {err}" if kind == "hub" else str(err))
     if len(attempts) == 1:
         raise DownloadError(attempts[0])
+    put = f"put the file at {cached}"
+    said = any(put in attempt for attempt in attempts)  # the original URL's error already says where it goes
     fixes = (
-        f"put the file at {cached}, set HF_ENDPOINT to a Hub mirror you can reach (e.g. https://hf-mirror.com), "
-        "or set HF_HUB_OFFLINE=1 and name a local file in the config"
+        ("other fixes: " if said else f"fixes: {put}, ")
+        + "set HF_ENDPOINT to a Hub mirror you can reach (e.g. https://hf-mirror.com), "
+        + "or set HF_HUB_OFFLINE=1 and name a local file in the config"
     )
-    raise DownloadError(f"cannot get pre-trained weights '{source.name}': tried {' | '.join(attempts)}; fixes: {fixes}")
+    raise DownloadError(f"cannot get pre-trained weights '{source.name}': tried {' | '.join(attempts)}; {fixes}")
 
 
 def _warn_if_unpinned(source: PretrainedSource, path: Path) -> Path:

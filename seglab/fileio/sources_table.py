@@ -1,13 +1,16 @@
 """The tables of ``docs/pretrained.md``, written from the code so the page cannot drift from it: the pre-trained
-sources (each family's ``*_weights.py``) and, where the page has its markers, the fine-tuned Hub models with
-their published mIoU (``hub_model_table.py``). ``seglab zoo --pretrained-table docs/pretrained.md`` rewrites the
-text between each pair of marker comments and nothing else; a test fails when the committed page differs.
+sources (each family's ``*_weights.py``), with a first line counting those the shipped configs name and those
+none names, and, where the page has its markers, the fine-tuned Hub models with their published mIoU
+(``hub_model_table.py``). ``seglab zoo --pretrained-table docs/pretrained.md`` rewrites the text between each pair
+of marker comments and nothing else; a test fails when the committed page differs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from seglab.errors import SeglabError
 from seglab.fileio.hub_model_table import HUB_MODELS, HubModel
@@ -37,18 +40,58 @@ def registered_sources() -> list[PretrainedSource]:
     return sorted(KNOWN.values(), key=lambda source: (source.family.casefold(), source.name))
 
 
-def render_table(sources: Iterable[PretrainedSource]) -> str:
-    """The Markdown table, one row per source, with a summary line of how many Hub files are pinned."""
+def pretrained_names(model: Any) -> Iterator[str]:
+    """The pre-trained checkpoints a config's ``model`` dict names, at any depth (the model, its backbone, heads):
+    every string ``pretrained=`` and every ``init_cfg=dict(type='Pretrained', checkpoint=...)``, alone or in a list."""
+    if isinstance(model, Mapping):
+        if model.get("type") == "Pretrained" and isinstance(model.get("checkpoint"), str):
+            yield model["checkpoint"]
+        for key, value in model.items():
+            if key == "pretrained" and isinstance(value, str):
+                yield value
+            else:
+                yield from pretrained_names(value)
+    elif isinstance(model, list | tuple):
+        for value in model:
+            yield from pretrained_names(value)
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_pretrained_names() -> dict[str, tuple[str, ...]]:
+    """Every pre-trained name the shipped configs give -> the configs (``family/stem``) that give it, found by
+    reading each config's merged dict (no model is built; about a second for all of them)."""
+    from seglab.config import Config, shipped_configs
+
+    names: dict[str, list[str]] = {}
+    for config, path in shipped_configs().items():
+        for name in pretrained_names(Config.fromfile(path).get("model")):
+            if config not in names.setdefault(name, []):
+                names[name].append(config)
+    return {name: tuple(configs) for name, configs in names.items()}
+
+
+def render_table(sources: Iterable[PretrainedSource], named: Iterable[str] | None = None) -> str:
+    """The Markdown table, one row per source, after a line counting the sources the shipped configs name (or
+    ``named``) and those none names, and how many Hub files are pinned; then the names of the unnamed ones."""
     sources = list(sources)
+    named = set(shipped_pretrained_names() if named is None else named)
     rows = [_row(source) for source in sources]
     on_hub = [source.hub for source in sources if source.hub is not None]
     pinned = sum(1 for hub_file in on_hub if hub_file.verified)
     used = sum(1 for source in sources if source.hub_usable)
+    unnamed = [source.name for source in sources if source.name not in named]
+    unregistered = sorted(named - {source.name for source in sources})
     summary = (
-        f"{len(sources)} sources; {len(on_hub)} have a Hub file, {pinned} of them at a verified pinned revision, "
-        f"{used} loaded by seglab today (a key map exists)."
+        f"{len(sources)} sources: {len(sources) - len(unnamed)} named by the shipped configs, {len(unnamed)} by none "
+        f"of them; {len(on_hub)} have a Hub file, {pinned} of them at a verified pinned revision, {used} loaded by "
+        "seglab today (a key map exists)."
     )
-    return "\n".join([summary, "", HEADER, *rows])
+    if unregistered:
+        summary += f" Named by a shipped config but not registered: {', '.join(f'`{n}`' for n in unregistered)}."
+    lines = [summary]
+    if unnamed:
+        lines += ["", "Named by no shipped config: " + ", ".join(f"`{name}`" for name in unnamed) + "."]
+    return "\n".join([*lines, "", HEADER, *rows])
 
 
 def _row(source: PretrainedSource) -> str:

@@ -10,15 +10,16 @@ import http.server
 import io
 import socket
 import threading
+import time
 
 import pytest
 import torch
 
-from seglab.fileio import hub
+from seglab.fileio import download, hub
 from seglab.fileio.download import DownloadError
 from seglab.fileio.hub import HubFile
 from seglab.fileio.pretrained import fetch_pretrained, read_safetensors
-from seglab.fileio.sources import PretrainedSource
+from seglab.fileio.sources import MIRROR_ENV, OPENMMLAB, PretrainedSource, hub_cache_path
 
 from .hub_server import FakeHub
 
@@ -75,6 +76,54 @@ def test_the_hub_comes_before_the_original_url_at_the_pinned_revision(servers):
     path = fetch_pretrained(source)
     assert path.read_bytes() == HUB_BYTES and f"snapshots/{REVISION}" in str(path)
     assert any(REVISION in request[1] for request in fake.requests)
+
+
+def test_a_local_copy_of_the_original_comes_before_the_hub(servers):
+    fake, _, source = servers
+    cached = hub_cache_path(source.url)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(ORIGINAL_BYTES)
+    assert fetch_pretrained(source) == cached and fake.requests == []
+
+
+def silent_server() -> socket.socket:
+    """A socket that accepts connections into its backlog and never answers them."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    return silent
+
+
+def test_a_silent_mirror_is_tried_first_then_the_hub(servers, monkeypatch):
+    _, _, source = servers
+    silent = silent_server()
+    monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{silent.getsockname()[1]}")
+    monkeypatch.setattr(download, "TIMEOUT_S", 0.3)
+    name = source.url.rsplit("/", 1)[1]
+    mirrored_source = PretrainedSource(source.name, f"{OPENMMLAB}/pretrain/{name}", source.hub, convert=dict)
+    try:
+        assert fetch_pretrained(mirrored_source).read_bytes() == HUB_BYTES
+        silent.setblocking(False)
+        silent.accept()[0].close()  # the mirror was tried (raises BlockingIOError when nothing connected)
+    finally:
+        silent.close()
+
+
+def test_a_silent_original_server_after_a_hub_miss_fails_within_its_timeout(servers, monkeypatch):
+    fake, _, source = servers
+    fake.files.clear()  # the Hub answers 404
+    silent = silent_server()
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/tiny-0123abcd.pth"
+    monkeypatch.setattr(download, "TIMEOUT_S", 0.3)
+    start = time.monotonic()
+    try:
+        with pytest.raises(DownloadError) as err:
+            fetch_pretrained(PretrainedSource(source.name, url, source.hub, convert=dict))
+    finally:
+        silent.close()
+    assert time.monotonic() - start < 5
+    message = str(err.value)
+    assert "\n" not in message and f"cannot download {url} (no answer within 0.3 s)" in message and REPO in message
 
 
 @pytest.mark.parametrize("dead", ["refused", "never answers"])

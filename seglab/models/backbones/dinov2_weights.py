@@ -1,6 +1,9 @@
 """Pre-trained sources of DINOv2: the authors' torch-hub files (``dl.fbaipublicfiles.com/dinov2``, their
 layout, which ``DINOv2`` holds as is) and the same weights on the Hub in the transformers layout
 (``facebook/dinov2-small|base|large``, pinned to commits read off the Hub), converted by ``transformers_dinov2_to_original``.
+The models with 4 registers (``*_reg4_pretrain.pth``, named by the EoMT configs) are on the Hub as transformers'
+conversion of the same files (``facebook/dinov2-with-registers-small|base|large``, ``Dinov2WithRegistersModel``;
+no commit sha confirmed, so unpinned), read by the same converter.
 
 transformers' layout as the Hub serves it (``Dinov2Model``, ``Dinov2WithRegistersModel``):
 ``embeddings.{cls_token,register_tokens,mask_token,position_embeddings}``, ``embeddings.patch_embeddings.
@@ -71,6 +74,10 @@ def transformers_dinov2_to_original(state: dict[str, torch.Tensor], prefix: str 
 
 _URL = "https://dl.fbaipublicfiles.com/dinov2"
 _NOTE = "the DINOv2 authors' LVD-142M weights (distilled from ViT-g), transformers layout"
+_REG_NOTE = (
+    "the DINOv2 authors' LVD-142M weights with 4 register tokens, transformers layout "
+    "(convert_dinov2_with_registers_to_hf.py converts torch hub's dinov2_vit*14_reg)"
+)
 
 
 # repo -> (commit sha, the Hub page that shows model.safetensors at that commit). The large one is the commit of
@@ -91,11 +98,12 @@ _PINNED = {
 }
 
 
-def _source(arch: str, repo: str) -> PretrainedSource:
-    url = f"{_URL}/dinov2_{arch}14/dinov2_{arch}14_pretrain.pth"
+def _source(arch: str, repo: str, registers: bool = False) -> PretrainedSource:
+    url = f"{_URL}/dinov2_{arch}14/dinov2_{arch}14{'_reg4' if registers else ''}_pretrain.pth"
     revision, page = _PINNED.get(repo, (None, f"https://huggingface.co/{repo}"))
+    note = _REG_NOTE if registers else _NOTE
     hub = HubFile(
-        repo, "model.safetensors", revision, "transformers", "same weights", page, _NOTE, verified=revision is not None
+        repo, "model.safetensors", revision, "transformers", "same weights", page, note, verified=revision is not None
     )
     return PretrainedSource(url, url, hub, transformers_dinov2_to_original)
 
@@ -104,5 +112,8 @@ SOURCES = [
     _source("vits", "facebook/dinov2-small"),
     _source("vitb", "facebook/dinov2-base"),
     _source("vitl", "facebook/dinov2-large"),
+    _source("vits", "facebook/dinov2-with-registers-small", registers=True),
+    _source("vitb", "facebook/dinov2-with-registers-base", registers=True),
+    _source("vitl", "facebook/dinov2-with-registers-large", registers=True),
 ]
 register(*SOURCES, family="DINOv2", parity_test="tests/models/test_dino.py")

@@ -1,0 +1,28 @@
+"""Pre-trained sources of BEiT: the configs name a local ``pretrain/beit_*_patch16_224_pt22k_ft22k.pth``, which
+MMSegmentation's README has users convert with beit2mmseg.py from Microsoft's release (self-supervised on
+ImageNet-22K, then fine-tuned on it). Registered here, that name is read from the local file when it exists, else
+fetched: timm's Hub copy of the same weights, then Microsoft's original URL (the URL timm and the BEiT README
+cite). Both are in the original layout (timm's BEiT keeps the authors' names: ``blocks.{i}.norm1``,
+``attn.qkv`` with ``q_bias``/``v_bias``, ``gamma_1/2``, ``mlp.fc1/fc2``), converted by ``convert_original_beit``
+as beit2mmseg.py converts it; the ImageNet ``head``, ``fc_norm`` and index buffers find no place and are dropped.
+"""
+
+from __future__ import annotations
+
+from seglab.fileio.hub import HubFile
+from seglab.fileio.sources import PretrainedSource, register
+from seglab.models.backbones.beit import convert_original_beit
+
+_URL = "https://conversationhub.blob.core.windows.net/beit-share-public/beit"
+_NOTE = "the BEiT authors' ImageNet-22K pre-trained, ImageNet-22K fine-tuned file, timm's copy (the authors' key names)"
+
+
+def _source(size: str) -> PretrainedSource:
+    file = f"beit_{size}_patch16_224_pt22k_ft22k.pth"
+    repo = f"timm/beit_{size}_patch16_224.in22k_ft_in22k"
+    hub = HubFile(repo, "model.safetensors", None, "timm", "same weights", f"https://huggingface.co/{repo}", _NOTE)
+    return PretrainedSource(f"pretrain/{file}", f"{_URL}/{file}", hub, convert_original_beit)
+
+
+SOURCES = [_source("base"), _source("large")]
+register(*SOURCES, family="BEiT", parity_test="tests/models/test_zoo_beit_mae.py")

@@ -1,5 +1,5 @@
 """Multi-band models and data: first-layer adaptation of RGB checkpoints, the mean/std band check, band-aware
-transforms, per-band statistics in check-data, and the one line naming ``seglab[geo]`` without rasterio."""
+transforms, per-band statistics in check-data, and the one line naming the ``geo`` extra without rasterio."""
 
 from __future__ import annotations
 
@@ -14,8 +14,23 @@ from seglab.cli import main
 from seglab.errors import ConfigError, DatasetError
 from seglab.fileio.checkpoint import load_checkpoint
 from seglab.models.builder import build_model
-from tests.test_scene_inference import TINY_4BAND
 
+# Also the scene tests' model; it lives here, in a file that does not need rasterio, so that these tests run without it.
+# UNet with one stage of two 3x3 convs and a 1x1 classifier: receptive-field radius 2, below half the overlap (8),
+# so the centre-crop rule gives exactly what one forward over the whole scene gives
+TINY_4BAND = dict(
+    type="EncoderDecoder",
+    data_preprocessor=dict(type="SegDataPreProcessor", mean=[100.0] * 4, std=[50.0] * 4, size=(32, 32)),
+    backbone=dict(
+        type="UNet", in_channels=4, base_channels=8, num_stages=1, strides=(1,), enc_num_convs=(2,),
+        dec_num_convs=(), downsamples=(), enc_dilations=(1,), dec_dilations=(),
+    ),
+    decode_head=dict(
+        type="FCNHead", in_channels=8, in_index=0, channels=8, num_convs=0, concat_input=False, num_classes=3,
+        dropout_ratio=0.0, norm_cfg=dict(type="BN"),
+    ),
+    test_cfg=dict(mode="whole"),
+)  # fmt: skip
 FIRST_CONV = "backbone.encoder.0.0.convs.0.conv.weight"
 
 
@@ -106,4 +121,7 @@ def test_check_data_reports_band_counts_and_per_band_statistics(tmp_path, capsys
 def test_scene_commands_without_rasterio_name_the_extra(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "rasterio", None)
     assert main(["tile", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), str(tmp_path / "out")]) == 2
-    assert "needs rasterio, which is not installed: pip install rasterio (or, in your seglab clone, pip install -e '.[geo]')" in capsys.readouterr().err
+    assert (
+        "needs rasterio, which is not installed: pip install rasterio (or, in your seglab clone, pip install -e '.[geo]')"
+        in capsys.readouterr().err
+    )

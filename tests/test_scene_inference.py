@@ -18,25 +18,11 @@ from seglab.errors import SeglabError  # noqa: E402
 from seglab.fileio import raster  # noqa: E402
 from seglab.inference import init_model  # noqa: E402
 from seglab.scene_inference import infer_scene, predict_windows  # noqa: E402
+from tests.test_remote_sensing import TINY_4BAND  # noqa: E402
 
 CRS = "EPSG:32633"
 TRANSFORM = from_origin(500000.0, 4000000.0, 10.0, 10.0)
 NODATA = 0
-# UNet with one stage of two 3x3 convs and a 1x1 classifier: receptive-field radius 2, below half the overlap (8),
-# so the centre-crop rule gives exactly what one forward over the whole scene gives
-TINY_4BAND = dict(
-    type="EncoderDecoder",
-    data_preprocessor=dict(type="SegDataPreProcessor", mean=[100.0] * 4, std=[50.0] * 4, size=(32, 32)),
-    backbone=dict(
-        type="UNet", in_channels=4, base_channels=8, num_stages=1, strides=(1,), enc_num_convs=(2,),
-        dec_num_convs=(), downsamples=(), enc_dilations=(1,), dec_dilations=(),
-    ),
-    decode_head=dict(
-        type="FCNHead", in_channels=8, in_index=0, channels=8, num_convs=0, concat_input=False, num_classes=3,
-        dropout_ratio=0.0, norm_cfg=dict(type="BN"),
-    ),
-    test_cfg=dict(mode="whole"),
-)  # fmt: skip
 
 
 def write_scene(folder: Path, height: int = 96, width: int = 128) -> tuple[Path, Path, np.ndarray]:
@@ -121,6 +107,15 @@ def test_tile_splits_by_area_so_no_pixel_is_in_train_and_val(trained_scene):
         assert t.count == 4 and t.crs == CRS and t.transform.c == TRANSFORM.c + 10 * boxes["train"][-1][1]
 
 
+def test_tile_refuses_a_val_split_that_no_whole_tile_can_land_in(tmp_path, capsys):
+    scene, labels, _ = write_scene(tmp_path, 40, 40)  # blocks of 32: only the top-left one holds a whole tile
+    args = ["tile", str(scene), str(labels), str(tmp_path / "out"), "--size", "32", "--overlap", "0", "--block", "32"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "needs two blocks that each hold a whole tile, but the 40x40 scene has 1 with --block 32" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_infer_writes_a_georeferenced_label_map_equal_to_a_whole_image_forward(trained_scene, tmp_path, capsys):
     scene, config, ckpt = trained_scene["scene"], trained_scene["config"], trained_scene["ckpt"]
     args = ["infer", str(config), str(ckpt), str(scene), "--out", str(tmp_path), "--tile", "32", "--overlap", "16"]
@@ -166,6 +161,7 @@ def test_an_interrupted_run_resumes_and_ends_with_the_same_file(trained_scene, t
     assert np.array_equal(
         raster.read_label_raster(tmp_path / "cut.tif"), raster.read_label_raster(tmp_path / "full.tif")
     )
+    assert (tmp_path / "cut.tif").read_bytes() == (tmp_path / "full.tif").read_bytes()  # the same file, byte for byte
 
 
 def test_the_window_generator_serves_users_with_their_own_io(trained_scene):

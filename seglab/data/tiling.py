@@ -2,8 +2,8 @@
 
 Tiles are GeoTIFFs (every band, georeferenced) and PNG label maps. The train/val split is by area, so
 neighbouring, overlapping tiles never land on both sides: the scene is divided into square *blocks* of
-several tiles, whole blocks go to val (seeded, until ``val_fraction`` of the blocks), and a tile that
-touches blocks of both splits is dropped. Tiles that are all nodata are skipped.
+several tiles, whole blocks go to val (seeded, ``val_fraction`` of the blocks that hold a whole tile), and a
+tile that touches blocks of both splits is dropped. Tiles that are all nodata are skipped.
 """
 
 from __future__ import annotations
@@ -39,13 +39,15 @@ def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
     return [*starts, size - tile]
 
 
-def val_blocks(rows: int, cols: int, fraction: float, seed: int) -> np.ndarray:
-    """A rows x cols boolean map of the blocks that go to val: ``round(fraction * blocks)`` of them, seeded."""
-    count = rows * cols
-    chosen = np.zeros(count, dtype=bool)
-    take = min(max(round(fraction * count), 1 if fraction > 0 and count > 1 else 0), count - 1) if count > 1 else 0
-    chosen[np.random.default_rng(seed).permutation(count)[:take]] = True
-    return chosen.reshape(rows, cols)
+def val_blocks(holds_a_tile: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A boolean map of the blocks that go to val: ``round(fraction * n)`` of the ``n`` blocks that hold a whole
+    tile (at least one, never all), seeded. A sliver block at the scene's edge holds none and stays train."""
+    candidates = np.flatnonzero(holds_a_tile)
+    count = len(candidates)
+    chosen = np.zeros(holds_a_tile.size, dtype=bool)
+    take = min(max(round(fraction * count), 1 if fraction > 0 else 0), count - 1) if count > 1 else 0
+    chosen[candidates[np.random.default_rng(seed).permutation(count)[:take]]] = True
+    return chosen.reshape(holds_a_tile.shape)
 
 
 def cut_scene(
@@ -75,10 +77,21 @@ def cut_scene(
             )
         if labels.info.bands != 1:
             raise DatasetError(f"label raster '{label}' has {labels.info.bands} bands; it must have one (class ids)")
-        val = val_blocks(-(-info.height // block), -(-info.width // block), val_fraction, seed)
         counts = TileCounts()
         ys, xs = tile_starts(info.height, size, overlap), tile_starts(info.width, size, overlap)
         windows = [(y, min(y + size, info.height), x, min(x + size, info.width)) for y in ys for x in xs]
+        holds_a_tile = np.zeros((-(-info.height // block), -(-info.width // block)), dtype=bool)
+        for y1, y2, x1, x2 in windows:
+            if y1 // block == (y2 - 1) // block and x1 // block == (x2 - 1) // block:
+                holds_a_tile[y1 // block, x1 // block] = True
+        if val_fraction > 0 and holds_a_tile.sum() < 2:
+            fix = f"--block must be at least --size {size}" if block < size else "give a smaller --block"
+            raise SeglabError(
+                f"--val-fraction {val_fraction} needs two blocks that each hold a whole tile, but the "
+                f"{info.width}x{info.height} scene has {int(holds_a_tile.sum())} with --block {block}: {fix}, "
+                "or --val-fraction 0"
+            )
+        val = val_blocks(holds_a_tile, val_fraction, seed)
         for y1, y2, x1, x2 in progress(windows, f"tile {scene.name}"):
             sides = set(val[y1 // block : (y2 - 1) // block + 1, x1 // block : (x2 - 1) // block + 1].ravel())
             if len(sides) > 1:

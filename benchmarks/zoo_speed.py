@@ -19,7 +19,9 @@ thread the two agree on an idle machine, and CPU time barely moves when other pr
 The two toolboxes alternate per family, and ``--rounds N`` repeats everything (interleaved, the first
 toolbox swapped each round): the table shows each side's fastest median and the range of the per-round
 ratios, which is the noise band. A config MMSegmentation cannot run here (compiled mmcv ops) shows "n/a"
-with the reason. ``--quick`` (the whole zoo in minutes) uses 64x64 crops, 1 timed iteration and 2 rounds.
+with the reason. ``--quick`` (the whole zoo in minutes) uses 64x64 crops, 1 timed iteration, 2 rounds and a
+fresh pair of workers per family (``--fresh-workers``: a long-lived worker was seen to time a model up to 1.3x
+slower after it had trained others, which the table would read as a family's gap).
 """
 
 from __future__ import annotations
@@ -320,9 +322,11 @@ def markdown_table(configs: dict[str, str], runs: dict[str, dict[str, list[dict]
     return "\n".join(lines)
 
 
-def run_interleaved(configs: dict[str, str], workers: dict[str, Worker], rounds: int) -> dict:
+def run_interleaved(configs: dict[str, str], workers: dict[str, Worker], rounds: int, fresh: bool = False) -> dict:
     """family -> toolbox -> one result per round; the rounds of a family run back to back (each worker
-    keeps the model built), the toolboxes alternating and the first one swapped each round."""
+    keeps the model built), the toolboxes alternating and the first one swapped each round. ``fresh``
+    restarts both workers for each family: a worker that has trained other models before can time the next
+    one up to 1.3x slower (measured here: FCN 1.29x after ConvNeXt and DMNet, 1.01x in a fresh worker)."""
     runs: dict[str, dict[str, list[dict]]] = {f: {impl: [] for impl in workers} for f in configs}
     for family, config in configs.items():
         for round_index in range(rounds):
@@ -330,12 +334,15 @@ def run_interleaved(configs: dict[str, str], workers: dict[str, Worker], rounds:
                 done = runs[family][impl]  # a failure (error, timeout) is not retried in later rounds
                 done.append(got := done[-1] if done and "error" in done[-1] else workers[impl].measure(config))
                 print(f"{family:<14} {round_index + 1} {impl:<6} {got.get('ms', got.get('error'))}", file=sys.stderr)
+        if fresh:
+            for worker_ in workers.values():
+                worker_.close()  # the next measure() starts a new process
     for worker_ in workers.values():
         worker_.close()
     return runs
 
 
-QUICK = dict(crop=64, batch=2, iters=1, warmup=1, rounds=2, threads=1, timeout=45)
+QUICK = dict(crop=64, batch=2, iters=1, warmup=1, rounds=2, threads=1, timeout=60, fresh_workers=True)
 
 
 def main() -> None:
@@ -355,6 +362,8 @@ def main() -> None:
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu", help=clock_help)
     parser.add_argument("--rounds", type=int, default=1, help="interleaved repeats; the best of them is reported")
     parser.add_argument("--timeout", type=int, default=600, help="seconds one measurement may take")
+    fresh_help = "a new worker process per family (a long-lived one times later models up to 1.3x slower)"
+    parser.add_argument("--fresh-workers", action="store_true", help=fresh_help)
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--worker", choices=["seglab", "mmseg"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -377,7 +386,7 @@ def main() -> None:
     if args.mmseg_python:
         workers["mmseg"] = Worker("mmseg", args.mmseg_python, args)
     started = time.perf_counter()
-    runs = run_interleaved(configs, workers, args.rounds)
+    runs = run_interleaved(configs, workers, args.rounds, args.fresh_workers)
     timed = (
         f"eval-mode inference, batch {args.batch} at {args.size or 'the config test size'}"
         if args.mode == "infer"

@@ -2,7 +2,7 @@
 checked (weight layout, added biases, parameters needing gradients, oneDNN fusing BatchNorm itself).
 
     python benchmarks/fold_speed.py [--cases r18:360x480 r50:360x480 r50:512x1024] [--rounds 7] [--threads N]
-                                    [--control] [--bias] [--profile]
+                                    [--control] [--bias] [--profile] [--torchscript]
 
 Each case builds a shipped config at random weights with random BatchNorm statistics (``r18``: DeepLabV3+
 R18-D8, ``r50``: the tutorial's DeepLabV3+ R50-D8), folds a copy as ``inference_model`` does, and times
@@ -11,7 +11,8 @@ rounds of one forward per model, the order swapped every round (A B, B A, ...) s
 the median wall-clock and CPU (process) seconds and the range of the per-round ratios folded/unfolded, the
 noise band; ``--control`` adds an identical unfolded copy as a third model, whose ratio range is the band of
 two equal models; ``--bias`` times one conv without and with a bias; ``--profile`` prints both models' top ops
-by self CPU time. The load average is printed with each case: the machine may be shared. Results and the
+by self CPU time; ``--torchscript`` adds the folded model traced, frozen and optimised by TorchScript (measured,
+not used: docs/benchmarks.md). The load average is printed with each case: the machine may be shared. Results and the
 decision they led to (folding stays on by default): docs/benchmarks.md.
 """
 
@@ -23,6 +24,7 @@ import os
 import platform
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,6 +140,27 @@ def profile_table(model: nn.Module, image: torch.Tensor, forwards: int = 3, rows
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
+def torchscript_optimized(folded: nn.Module, image: torch.Tensor) -> torch.jit.ScriptModule:
+    """``folded.encode_decode`` traced at ``image``'s size, frozen and passed through ``optimize_for_inference``
+    (oneDNN's blocked layout kept between convolutions, convolution + add + ReLU fused); prints the time it took."""
+
+    class EncodeDecode(nn.Module):
+        def __init__(self, model: nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.model.encode_decode(x)
+
+    started = time.perf_counter()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python values taken as constants
+        traced = torch.jit.trace(EncodeDecode(folded).eval(), image, check_trace=False)
+        optimized = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+    print(f"  TorchScript trace + freeze + optimize: {time.perf_counter() - started:.1f} s", flush=True)
+    return optimized
+
+
 @torch.inference_mode()
 def run_case(case: str, args: argparse.Namespace) -> None:
     name, _, size_text = case.partition(":")
@@ -151,6 +174,11 @@ def run_case(case: str, args: argparse.Namespace) -> None:
     if args.control:
         twin = copy.deepcopy(model)
         ways["unfolded twin (control)"] = lambda: twin.encode_decode(image)
+    if args.torchscript:
+        scripted = torchscript_optimized(folded, image)
+        ways["folded, TorchScript"] = lambda: scripted(image)
+        gap = (scripted(image) - folded.encode_decode(image)).abs().max().item()
+        print(f"  TorchScript vs folded: max |logit difference| {gap:.2e}", flush=True)
     times = alternate(ways, args.rounds)
     print(f"  {'model':24s} {'wall s':>7s} {'CPU s':>7s}  per-round ratio to unfolded, min-median-max: wall | CPU")
     for way in ways:
@@ -178,6 +206,8 @@ def main() -> None:
     parser.add_argument("--control", action="store_true", help="time an identical unfolded copy too (noise band)")
     parser.add_argument("--bias", action="store_true", help="time one conv without and with a bias")
     parser.add_argument("--profile", action="store_true", help="torch.profiler top ops of both models")
+    script_help = "time the folded model traced, frozen and optimize_for_inference'd too (tried, not used)"
+    parser.add_argument("--torchscript", action="store_true", help=script_help)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"CPU: {cpu_name()}, {os.cpu_count()} CPUs; torch {torch.__version__}, load {load_average()}")

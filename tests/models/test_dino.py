@@ -135,3 +135,32 @@ def test_frozen_linear_probe_trains_only_the_head():
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0], losses
     assert all(torch.equal(v, model.backbone.state_dict()[k]) for k, v in backbone_before.items())
+
+
+def test_cpu_sized_upernet_trains_the_neck_and_heads_only():
+    cfg = shrunk_config(
+        "dinov2/dinov2-s_upernet_1xb4-2k_my-data-360x480",
+        {
+            "model.backbone.init_cfg": None, "model.backbone.embed_dims": 32, "model.backbone.num_layers": 4,
+            "model.backbone.num_heads": 2, "model.backbone.img_size": 56, "model.backbone.out_indices": (0, 1, 2, 3),
+            "model.neck.embed_dim": 32, "model.decode_head.in_channels": [32] * 4, "model.decode_head.channels": 32,
+            "model.decode_head.num_classes": 3, "model.auxiliary_head.in_channels": 32,
+            "model.auxiliary_head.channels": 16, "model.auxiliary_head.num_classes": 3,
+        },
+    )  # fmt: skip
+    assert cfg.model.decode_head.norm_cfg["type"] == "BN" and cfg.model.neck.norm_cfg["type"] == "BN"
+    model = build_model(cfg.model, load_pretrained=False).train()
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    backbone_before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    batch = learnable_batch(n=2, size=56)
+    losses = []
+    for _ in range(15):
+        inputs, samples = model.data_preprocessor(batch, training=True)
+        loss = sum(v for k, v in model.loss(inputs, samples).items() if "loss" in k)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
+    assert all(torch.equal(v, model.backbone.state_dict()[k]) for k, v in backbone_before.items())

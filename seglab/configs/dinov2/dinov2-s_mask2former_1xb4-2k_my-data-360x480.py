@@ -4,7 +4,7 @@
 # the Mask2Former head train (AdamW 1e-4, grad clipping and poly decay as MMSegmentation's Mask2Former configs;
 # 50 queries and 4096 sampled points per mask as the CPU-sized EoMT config). Set metainfo classes, num_classes and
 # class_weight.
-_base_ = ['../_base_/models/mask2former_dinov2.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/models/mask2former_dinov2.py', '../_base_/datasets/my_data_360x480.py', '../_base_/default_runtime.py']
 crop_size = (252, 252)
 num_classes = 11
 metainfo = dict(classes=tuple(f'class{i}' for i in range(num_classes)))
@@ -17,32 +17,6 @@ model = dict(
         num_queries=50,
         loss_cls=dict(class_weight=[1.0] * num_classes + [0.1]),
         train_cfg=dict(num_points=4096)))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=(480, 360), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(480, 360), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-dataset = dict(type='BaseSegDataset', data_root='data/my_set', metainfo=metainfo, reduce_zero_label=False,
-               img_suffix='.png')
-train_dataloader = dict(
-    batch_size=4, num_workers=2, persistent_workers=True, sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(dataset, pipeline=train_pipeline,
-                 data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train')))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True, sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(dataset, pipeline=test_pipeline, data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val')))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
@@ -51,7 +25,6 @@ optim_wrapper = dict(
         custom_keys={k: dict(decay_mult=0.0) for k in ('query_embed', 'query_feat', 'level_embed')},
         norm_decay_mult=0.0))
 param_scheduler = [dict(type='PolyLR', power=0.9, begin=0, end=2000, eta_min=0.0, by_epoch=False)]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=2000, val_interval=500)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500))
+train_dataloader = dict(dataset=dict(metainfo=metainfo))
+val_dataloader = dict(dataset=dict(metainfo=metainfo))
+test_dataloader = val_dataloader

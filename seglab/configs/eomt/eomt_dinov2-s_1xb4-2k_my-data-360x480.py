@@ -2,7 +2,7 @@
 # CamVid-sized set of your own (a few hundred 480x360 images, img_dir/{train,val} + ann_dir/{train,val}, labels
 # 0..N-1, 255 ignored), 2k iterations of batch 4 at 256x256 crops, the attention masks annealed away by
 # iteration 1600. Set metainfo classes and num_classes (and class_weight's length) to your data.
-_base_ = ['../_base_/models/eomt_dinov2.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/models/eomt_dinov2.py', '../_base_/datasets/my_data_360x480.py', '../_base_/default_runtime.py']
 crop_size = (256, 256)
 num_classes = 11
 metainfo = dict(classes=tuple(f'class{i}' for i in range(num_classes)))
@@ -16,6 +16,12 @@ model = dict(
         loss_cls=dict(class_weight=[1.0] * num_classes + [0.1]),
         train_cfg=dict(num_points=4096),
         attn_mask_annealing=dict(start_iters=[0, 400, 800], end_iters=[800, 1200, 1600])))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
+    clip_grad=dict(max_norm=0.01, norm_type=2),
+    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}))
+param_scheduler = [dict(type='PolyLR', power=0.9, begin=0, end=2000, eta_min=0.0, by_epoch=False)]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -24,31 +30,6 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(480, 360), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-dataset = dict(type='BaseSegDataset', data_root='data/my_set', metainfo=metainfo, reduce_zero_label=False,
-               img_suffix='.png')
-train_dataloader = dict(
-    batch_size=4, num_workers=2, persistent_workers=True, sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(dataset, pipeline=train_pipeline,
-                 data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train')))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True, sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(dataset, pipeline=test_pipeline, data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val')))
+train_dataloader = dict(dataset=dict(metainfo=metainfo, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(metainfo=metainfo))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
-    clip_grad=dict(max_norm=0.01, norm_type=2),
-    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}))
-param_scheduler = [dict(type='PolyLR', power=0.9, begin=0, end=2000, eta_min=0.0, by_epoch=False)]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=2000, val_interval=500)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500))

@@ -67,6 +67,60 @@ def test_load_from_adapts_an_rgb_first_layer_and_matches_the_rgb_model_on_zero_e
         assert torch.equal(model.encode_decode(torch.cat([x, extra], 1)), rgb.encode_decode(x))
 
 
+# Backbones that read the image in a second layer beside their stem, shrunk: (backbone, decode head's in_index,
+# neck, the second layer's weight key)
+SECOND_READERS = {
+    "BiSeNetV1": (
+        lambda bands: dict(
+            type="BiSeNetV1", in_channels=bands, out_indices=(0,), spatial_channels=(8, 8, 8, 16),
+            context_channels=(16, 32, 64), out_channels=16,
+            backbone_cfg=dict(type="ResNet", in_channels=bands, depth=18, stem_channels=8, base_channels=8),
+        ),
+        0, None, "backbone.spatial_path.layer1.conv.weight",
+    ),
+    "ICNet": (
+        lambda bands: dict(
+            type="ICNet", in_channels=bands, layer_channels=(16, 64), light_branch_middle_channels=8,
+            psp_out_channels=16, out_channels=(8, 16, 16),
+            backbone_cfg=dict(
+                type="ResNetV1c", in_channels=bands, depth=18, stem_channels=8, base_channels=8,
+                dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1), contract_dilation=True,
+            ),
+        ),
+        2, dict(type="ICNeck", in_channels=(8, 16, 16), out_channels=16), "backbone.conv_sub1.0.conv.weight",
+    ),
+}  # fmt: skip
+
+
+def second_reader(family: str, bands: int) -> dict:
+    backbone, in_index, neck, _ = SECOND_READERS[family]
+    cfg = tiny(bands)
+    cfg["backbone"] = backbone(bands)
+    cfg["decode_head"].update(in_channels=16, channels=16, in_index=in_index)
+    return dict(cfg, neck=neck) if neck else cfg
+
+
+@pytest.mark.parametrize("family", sorted(SECOND_READERS))
+def test_load_from_adapts_every_layer_that_reads_the_image(family, tmp_path):
+    torch.manual_seed(0)
+    rgb = build_model(second_reader(family, 3)).eval()
+    for module in rgb.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    torch.save({"state_dict": rgb.state_dict()}, tmp_path / "rgb.pth")
+    model = build_model(second_reader(family, 4)).eval()
+    report = load_checkpoint(model, tmp_path / "rgb.pth")
+    second = SECOND_READERS[family][3]
+    assert not report.skipped and not report.missing and len(report.adapted) == 2
+    assert second in [a[0] for a in report.adapted]
+    line = next(line for line in report.table().splitlines() if second in line)
+    assert f"{second} from 3 to 4 bands" in line and line.endswith("(this layer also reads the image)")
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model.encode_decode(torch.cat([x, torch.zeros(1, 1, 64, 64)], 1)), rgb.encode_decode(x))
+
+
 def test_backbone_pretrained_adapts_the_first_layer_too_and_says_so(rgb_checkpoint, seglab_log):
     rgb, path = rgb_checkpoint
     cfg = tiny(4, init_cfg=dict(type="Pretrained", checkpoint=str(path), prefix="backbone."))
@@ -102,6 +156,26 @@ def test_photometric_distortion_refuses_a_multi_band_image_in_one_line():
         PhotoMetricDistortion()({"img": np.zeros((8, 8, 4), np.uint8), "img_path": "a.tif"})
 
 
+@pytest.mark.parametrize("fill_in, band_values", [(7, [7] * 4), ((7,), [7] * 4), ((1, 2, 3, 4), [1, 2, 3, 4])])
+def test_random_cutout_fills_every_band_with_one_value_or_one_per_band(fill_in, band_values):
+    from seglab.data.transforms import RandomCutOut
+
+    cutout = RandomCutOut(prob=1.0, n_holes=1, cutout_ratio=(1.0, 1.0), fill_in=fill_in)
+    np.random.seed(0)
+    img = cutout({"img": np.full((8, 8, 4), 200, np.uint8), "img_path": "a.tif"})["img"]
+    holes = (img != 200).any(-1)
+    assert holes.any() and [sorted(set(img[holes][:, b])) for b in range(4)] == [[v] for v in band_values]
+
+
+def test_random_cutout_with_a_fill_per_rgb_band_refuses_a_multi_band_image_in_one_line():
+    from seglab.data.transforms import RandomCutOut
+
+    with pytest.raises(DatasetError, match=r"^RandomCutOut: 'fill_in' has 3 values but image 'a.tif' has 4 bands"):
+        RandomCutOut(prob=1.0, n_holes=1, cutout_shape=(2, 2))({"img": np.zeros((8, 8, 4)), "img_path": "a.tif"})
+    with pytest.raises(ConfigError, match="RandomCutOut: 'fill_in' must be a number or a list of numbers"):
+        RandomCutOut(prob=1.0, n_holes=1, cutout_shape=(2, 2), fill_in="black")
+
+
 def test_check_data_reports_band_counts_and_per_band_statistics(tmp_path, capsys):
     tifffile = pytest.importorskip("tifffile")
     from PIL import Image
@@ -116,6 +190,31 @@ def test_check_data_reports_band_counts_and_per_band_statistics(tmp_path, capsys
     assert main(["check-data", str(tmp_path), "--num-classes", "2"]) == 0
     out = capsys.readouterr().out
     assert "[train] 1 image(s) with 4 band(s): per-band mean [10.0, 20.0, 30.0, 40.13] std [0.0, 0.0, 0.0, 0.72]" in out
+
+
+def test_check_data_leaves_out_the_pixels_a_geotiff_declares_nodata(tmp_path, capsys):
+    rasterio = pytest.importorskip("rasterio")
+    from PIL import Image
+    from rasterio.transform import from_origin
+
+    bands = np.stack([np.full((6, 5), 10 * (b + 1), np.uint16) for b in range(4)])
+    bands[:, :2] = 0  # 10 nodata pixels (every band is the nodata value) ...
+    bands[0, 5, 4] = 0  # ... and one pixel with a single zero band, which is data: band 1 mean 190 / 20 = 9.5
+    profile = dict(driver="GTiff", height=6, width=5, count=4, dtype="uint16", nodata=0, crs="EPSG:32633")
+    for split in ("train", "val"):
+        (tmp_path / "img_dir" / split).mkdir(parents=True)
+        (tmp_path / "ann_dir" / split).mkdir(parents=True)
+        with rasterio.open(
+            tmp_path / "img_dir" / split / "a.tif", "w", transform=from_origin(5e5, 4e6, 10, 10), **profile
+        ) as out:
+            out.write(bands)
+        Image.fromarray(np.zeros((6, 5), np.uint8)).save(tmp_path / "ann_dir" / split / "a.png")
+    assert main(["check-data", str(tmp_path), "--num-classes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "[train] 1 image(s) with 4 band(s): per-band mean [9.5, 20.0, 30.0, 40.0] std [2.18, 0.0, 0.0, 0.0] "
+        "(model.data_preprocessor mean/std, file band order); 10 nodata pixel(s) left out (1 image(s) declare nodata)"
+    ) in out
 
 
 def test_scene_commands_without_rasterio_name_the_extra(monkeypatch, tmp_path, capsys):

@@ -7,7 +7,15 @@ RGB model's output when bands 1-3 hold the RGB input (any extra bands add nothin
 weights, and their gradients are not zero), and a 1-band model fed a grey image matches the RGB model fed that
 grey image three times. timm's rule has no such equality for N = 4 or 13 (it scales the RGB response by 3/N).
 Put the bands the checkpoint saw first, in its channel order (after ``bgr_to_rgb``).
-"""
+
+Every layer that reads the image gets the rule, not only the first: BiSeNetV1's spatial path, BiSeNetV2's
+semantic branch and ICNet's light branch read it beside the ResNet or detail-branch stem. A weight is adapted
+when it belongs to a plain (ungrouped) ``Conv2d`` of the model whose input channels are the model's band count
+N (the first convolution's), and its checkpoint shape differs from the model's only in dim 1, 3 against N.
+Layers that see the image concatenated with features (CGNet's input injection, C + N channels) or whose
+kernel count depends on N (ERFNet's first down-sampler, ``enc_downsample_channels[0]`` - N kernels) cannot
+keep the checkpoint's shapes: they stay as initialised, and the load logs "skipped KEY: checkpoint shape ...
+!= model shape ..." for each of their tensors."""
 
 from __future__ import annotations
 
@@ -18,12 +26,18 @@ RULE = "RGB kernel kept for bands 1-3, other bands start at zero"
 RULE_FEWER = "RGB kernels of channels {n} and up summed into band {n}"
 
 
-def input_conv_key(module: nn.Module) -> str | None:
-    """The state-dict key of the weight of the first ``Conv2d`` (the layer that sees the image), if any."""
-    for name, child in module.named_modules():
-        if isinstance(child, nn.Conv2d):
-            return f"{name}.weight" if name else "weight"
-    return None
+def input_conv_keys(module: nn.Module) -> tuple[str, ...]:
+    """The state-dict keys of the convolution weights that read the image: the first ``Conv2d``'s, then (in a
+    model for N != 3 bands) those of the other ungrouped ``Conv2d`` layers with N input channels; empty when
+    the model has no ``Conv2d``."""
+    convs = [
+        (f"{name}.weight" if name else "weight", m) for name, m in module.named_modules() if isinstance(m, nn.Conv2d)
+    ]
+    if not convs:
+        return ()
+    first_key, first = convs[0]
+    others = [key for key, m in convs[1:] if m.in_channels == first.in_channels != 3 and m.groups == 1]
+    return (first_key, *others)
 
 
 def adapt_input_weight(weight: torch.Tensor, bands: int) -> torch.Tensor:
@@ -37,11 +51,12 @@ def adapt_input_weight(weight: torch.Tensor, bands: int) -> torch.Tensor:
     return out
 
 
-def adapted_first_layer(key: str, value: torch.Tensor, target: torch.Tensor, first_key: str | None) -> str | None:
-    """The rule's description when ``value`` (a checkpoint's RGB first-layer kernel) can be adapted to
-    ``target``'s band count, else None."""
-    if key != first_key or value.ndim != 4 or target.ndim != 4 or value.shape[1] != 3 or target.shape[1] == 3:
+def adapted_input_layer(key: str, value: torch.Tensor, target: torch.Tensor, image_keys: tuple[str, ...]) -> str | None:
+    """The rule's description when ``key`` is one of ``image_keys`` (``input_conv_keys``'s answer) and
+    ``value``, its checkpoint's RGB kernel, differs from ``target`` only in having 3 bands, else None."""
+    if key not in image_keys or value.ndim != 4 or target.ndim != 4 or value.shape[1] != 3 or target.shape[1] == 3:
         return None
     if value.shape[0] != target.shape[0] or value.shape[2:] != target.shape[2:]:
         return None
-    return RULE if target.shape[1] > 3 else RULE_FEWER.format(n=target.shape[1])
+    rule = RULE if target.shape[1] > 3 else RULE_FEWER.format(n=target.shape[1])
+    return rule if key == image_keys[0] else f"{rule} (this layer also reads the image)"

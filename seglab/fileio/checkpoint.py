@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from seglab.errors import CheckpointError
-from seglab.fileio.band_adaptation import adapt_input_weight, adapted_first_layer, input_conv_key
+from seglab.fileio.band_adaptation import adapt_input_weight, adapted_input_layer, input_conv_keys
 from seglab.fileio.download import DownloadError, cached_download
 from seglab.fileio.hub import is_hf_uri
 from seglab.fileio.hub_models import (
@@ -142,7 +142,7 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     skipped: list[tuple[str, tuple, tuple]] = field(default_factory=list)
-    adapted: list[tuple[str, tuple, tuple, str]] = field(default_factory=list)  # first layer, other band count
+    adapted: list[tuple[str, tuple, tuple, str]] = field(default_factory=list)  # layers reading the image
     loaded: int = 0
 
     def table(self) -> str:
@@ -150,8 +150,9 @@ class LoadReport:
         if self.skipped:
             lines.append("skipped (shape in checkpoint != shape in model):")
             lines += [f"  {k}: {tuple(a)} != {tuple(b)}" for k, a, b in self.skipped]
-        for key, got, want, rule in self.adapted:
-            lines.append(f"adapted the first layer {key} from {got[1]} to {want[1]} bands {got} -> {want}: {rule}")
+        for index, (key, got, want, rule) in enumerate(self.adapted):
+            layer = "the first layer" if index == 0 else "the layer"
+            lines.append(f"adapted {layer} {key} from {got[1]} to {want[1]} bands {got} -> {want}: {rule}")
         if self.missing:
             lines.append(f"missing in checkpoint ({len(self.missing)}): " + ", ".join(self.missing[:20]))
         if self.unexpected:
@@ -164,12 +165,12 @@ def load_state_dict(module: nn.Module, state: dict[str, torch.Tensor], strict: b
     own = module.state_dict()
     report = LoadReport()
     usable = {}
-    first_key = input_conv_key(module)
+    image_keys = input_conv_keys(module)
     for key, value in state.items():
         if key not in own:
             report.unexpected.append(key)
         elif tuple(own[key].shape) != tuple(value.shape) and (
-            rule := adapted_first_layer(key, value, own[key], first_key)
+            rule := adapted_input_layer(key, value, own[key], image_keys)
         ):
             usable[key] = adapt_input_weight(value, own[key].shape[1])
             report.adapted.append((key, tuple(value.shape), tuple(own[key].shape), rule))

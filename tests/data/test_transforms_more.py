@@ -361,7 +361,7 @@ def test_a_missing_optional_package_names_the_package_and_the_extra(monkeypatch,
     monkeypatch.setattr("importlib.import_module", lambda name, *a: fake_import(name, fromlist=["x"]))
     (tmp_path / "a.tif").write_bytes(b"II*\x00")  # tifffile is imported when the first TIFF is read
     for loader in ("LoadSingleRSImageFromFile", "LoadMultipleRSImageFromFile"):
-        with pytest.raises(ConfigError, match=r"needs the package 'tifffile'.*pip install 'seglab\[rs\]'"):
+        with pytest.raises(ConfigError, match=r"needs the package 'tifffile'.*pip install -e '\.\[rs\]'"):
             TRANSFORMS.build(dict(type=loader))({"img_path": str(tmp_path / "a.tif"), "img_path2": "b.tif"})
     for cfg, package, extra in [
         (dict(type="LoadBiomedicalImageFromFile"), "nibabel", "medical"),
@@ -369,7 +369,7 @@ def test_a_missing_optional_package_names_the_package_and_the_extra(monkeypatch,
         (dict(type="BioMedicalGaussianBlur"), "scipy.ndimage", "medical"),
         (dict(type="Albu", transforms=[]), "albumentations", "albu"),
     ]:
-        with pytest.raises(ConfigError, match=rf"needs the package '{package}'.*pip install 'seglab\[{extra}\]'"):
+        with pytest.raises(ConfigError, match=rf"needs the package '{package}'.*pip install -e '\.\[{extra}\]'"):
             TRANSFORMS.build(cfg)
     TRANSFORMS.build(dict(type="LoadBiomedicalImageFromFile", decode_backend="numpy"))  # numpy needs nothing extra
 

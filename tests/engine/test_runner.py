@@ -170,6 +170,6 @@ def test_tensorboard_backend_without_tensorboard_stops_before_training(tiny_conf
         extra="visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])",
     )
     with pytest.raises(
-        ConfigError, match=r"vis_backends\[1\]: TensorboardVisBackend .* pip install 'seglab\[tensorboard\]'"
+        ConfigError, match=r"vis_backends\[1\]: TensorboardVisBackend .* pip install -e '\.\[tensorboard\]'"
     ):
         Runner.from_cfg(Config.fromfile(path))

@@ -20,11 +20,22 @@ def _pairs(value: object, name: str) -> list[tuple[float, float]]:
     raise ConfigError(f"RandomCutOut: '{name}' must be (w, h) or a list of (w, h), got {value!r}")
 
 
+def _fill_values(fill_in: object) -> int:
+    """How many values ``fill_in`` holds: 0 for one number (every band), else its length; ConfigError otherwise."""
+    if isinstance(fill_in, int | float | np.number) and not isinstance(fill_in, bool):
+        return 0
+    values = list(fill_in) if isinstance(fill_in, Sequence | np.ndarray) and not isinstance(fill_in, str) else None
+    if not values or not all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values):
+        raise ConfigError(f"RandomCutOut: 'fill_in' must be a number or a list of numbers, got {fill_in!r}")
+    return len(values)
+
+
 @TRANSFORMS.register()
 class RandomCutOut(BaseTransform):
     """With ``prob``, fill ``n_holes`` rectangles (top-left uniform over the image, size from
     ``cutout_shape`` (w, h) pixels or ``cutout_ratio`` of (w, h)) with ``fill_in``, and the labels under
-    them with ``seg_fill_in`` when given (else labels are kept)."""
+    them with ``seg_fill_in`` when given (else labels are kept). ``fill_in`` is one value per band, or one
+    number (or a 1-element list) for every band, so the default (0, 0, 0) fills a 3-band image only."""
 
     def __init__(
         self,
@@ -47,6 +58,7 @@ class RandomCutOut(BaseTransform):
         self.prob = prob
         self.n_holes = tuple(n_holes)
         self.fill_in = fill_in
+        self.fill_values = _fill_values(fill_in)
         self.seg_fill_in = seg_fill_in
         self.with_ratio = cutout_ratio is not None
         self.candidates = (
@@ -55,6 +67,11 @@ class RandomCutOut(BaseTransform):
 
     def __call__(self, results: dict) -> dict:
         img = need_image(results, "RandomCutOut", ndim=(3,))
+        if self.fill_values not in (0, 1, img.shape[2]):
+            raise DatasetError(
+                f"RandomCutOut: 'fill_in' has {self.fill_values} values but image "
+                f"'{results.get('img_path', '?')}' has {img.shape[2]} bands: give one value per band or one number"
+            )
         if not np.random.rand() < self.prob:
             return results
         h, w = img.shape[:2]

@@ -21,7 +21,7 @@ import torch
 from seglab import zoo
 from seglab.cli import main
 from seglab.errors import CheckpointError
-from seglab.fileio import sources
+from seglab.fileio import download, sources
 from seglab.fileio.checkpoint import load_checkpoint, read_checkpoint
 from seglab.fileio.download import DownloadError
 from seglab.models.builder import build_model
@@ -62,6 +62,15 @@ def cache(tmp_path, monkeypatch, server) -> Path:
 def weights(value: float, key: str = "stem.0.weight") -> bytes:
     buffer = io.BytesIO()
     torch.save({"state_dict": {key: torch.full((8, 3, 3, 3), value)}}, buffer)
+    return buffer.getvalue()
+
+
+def big(value: float) -> bytes:
+    """A checkpoint of about 100 kB, to cut in the middle: its bytes past 50,000 are ``value``s."""
+    buffer = io.BytesIO()
+    torch.save(
+        {"state_dict": {"stem.0.weight": torch.full((8, 3, 3, 3), value), "pad": torch.full((25_000,), value)}}, buffer
+    )
     return buffer.getvalue()
 
 
@@ -225,24 +234,135 @@ def test_a_dead_server_fails_at_once_in_one_line_naming_the_url_and_the_fix(cach
     assert not cache.is_dir() or sorted(cache.iterdir()) == []
 
 
-def test_a_download_cut_short_leaves_nothing_in_the_cache(cache, monkeypatch):
-    class Short(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "100000")
-            self.end_headers()
-            self.wfile.write(b"PK\x03\x04" + bytes(1000))
+class Ranged(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.files`` (path -> bytes) with an ETag, honouring ``Range`` and ``If-Range`` as a CDN does.
 
-        def log_message(self, *args) -> None:
-            pass
+    Each request takes the next offset of ``server.cuts`` (None once they run out) and stops its body at that
+    byte of the file; ``server.ranges = False`` makes it ignore ``Range``. ``server.seen`` records each
+    request's (Range, If-Range) and the status answered."""
 
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), Short)
-    threading.Thread(target=httpd.handle_request, daemon=True).start()
-    monkeypatch.setenv(sources.MIRROR_ENV, f"http://127.0.0.1:{httpd.server_address[1]}")
-    with pytest.raises(DownloadError, match=r"cannot download .*IncompleteRead|cannot download .*closed"):
-        tiny(pretrained="open-mmlab://resnet18_v1c")()
+    def do_GET(self) -> None:
+        data, srv = self.server.files.get(self.path), self.server
+        wanted, if_range = self.headers.get("Range"), self.headers.get("If-Range")
+        cut = srv.cuts.pop(0) if srv.cuts else None
+        if data is None:
+            return self.send_error(404)
+        etag, start = f'"{sha8(data)}"', 0
+        if wanted and srv.ranges and if_range in (None, etag):
+            start = int(wanted.removeprefix("bytes=").split("-")[0])
+        srv.seen.append((wanted, if_range, 416 if start >= len(data) else 206 if start else 200))
+        if start >= len(data):
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(data)}")
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
+        self.send_response(206 if start else 200)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start : len(data) if cut is None else max(start, cut)])
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def ranged(cache, monkeypatch):
+    """A server that honours ranges and cuts answers on demand, serving RELEASE's checkpoint (its name carries the
+    hash of ``big(0.5)``); yields (server, the URL, the right bytes, the cache file, its part file)."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ranged)
+    right = big(0.5)
+    url = f"{RELEASE}-{sha8(right)}.pth"
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    monkeypatch.setenv(sources.MIRROR_ENV, base)
+    httpd.files, httpd.cuts, httpd.ranges, httpd.seen = {sources.mirrored(url).removeprefix(base): right}, [], True, []
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    target = cache / sources.file_name(url)
+    yield httpd, url, right, target, target.with_name(target.name + ".part")
+    httpd.shutdown()
     httpd.server_close()
-    assert not cache.is_dir() or sorted(cache.iterdir()) == []
+
+
+def cut_short(ranged, at: int) -> str:
+    """Download ``ranged``'s checkpoint with every answer cut at byte ``at``; returns the error line."""
+    httpd, url, *_ = ranged
+    httpd.cuts = [at] * (download.RETRIES + 1)
+    with pytest.raises(DownloadError, match="cannot download") as err:
+        download.cached_download(url, progress=False)
+    httpd.cuts = []
+    return str(err.value)
+
+
+def test_a_download_cut_short_keeps_its_part_file_and_no_checkpoint(ranged):
+    httpd, url, right, target, part = ranged
+    message = cut_short(ranged, 50_000)
+    assert "\n" not in message and "closed after 50,000 of" in message and str(target) in message, message
+    assert f"kept in {part}, the next run resumes from there" in message
+    assert not target.exists() and part.read_bytes() == right[:50_000]
+    assert sorted(p.name for p in target.parent.iterdir()) == [part.name, part.name + ".json"]
+    assert [status for *_, status in httpd.seen] == [200, 206]  # one resume within the call, which got nothing
+
+
+def test_the_next_run_resumes_with_a_range_request_and_verifies_the_whole_file(ranged, caplog):
+    httpd, url, right, target, part = ranged
+    cut_short(ranged, 50_000)
+    httpd.seen.clear()
+    with caplog.at_level("INFO", logger="seglab"):
+        assert download.cached_download(url, progress=False) == (target, True)
+    etag = f'"{sha8(right)}"'
+    assert httpd.seen == [("bytes=50000-", etag, 206)] and target.read_bytes() == right
+    assert f"resuming at 50,000 bytes of {len(right):,} bytes" in caplog.text
+    assert sorted(target.parent.iterdir()) == [target]
+
+
+def test_a_connection_dropped_within_a_call_is_resumed_there(ranged):
+    httpd, url, right, target, part = ranged
+    httpd.cuts = [30_000, 60_000]
+    assert download.cached_download(url, progress=False) == (target, True) and target.read_bytes() == right
+    assert [(wanted, status) for wanted, _, status in httpd.seen] == [
+        (None, 200),
+        ("bytes=30000-", 206),
+        ("bytes=60000-", 206),
+    ]
+
+
+@pytest.mark.parametrize("case", ["ignores ranges", "file changed", "part too long"])
+def test_a_part_the_server_cannot_continue_starts_over_instead_of_splicing(case, ranged):
+    httpd, url, right, target, part = ranged
+    old = right
+    if case == "part too long":
+        cut_short(ranged, 50_000)
+        part.write_bytes(bytes(len(right) + 10))  # the server answers 416: no such range
+    elif case == "file changed":  # the part holds the start of an older version, with its ETag
+        (path,) = httpd.files
+        old = big(-1.0)
+        assert old[:50_000] != right[:50_000]
+        httpd.files[path] = old
+        cut_short(ranged, 50_000)
+        httpd.files[path] = right
+    else:
+        cut_short(ranged, 50_000)
+        httpd.ranges = False
+    httpd.seen.clear()
+    assert download.cached_download(url, progress=False) == (target, True) and target.read_bytes() == right
+    assert httpd.seen[0][0] == (f"bytes={len(right) + 10}-" if case == "part too long" else "bytes=50000-")
+    assert httpd.seen[0][1] == f'"{sha8(old if case == "file changed" else right)}"'  # the ETag saved
+    assert [status for *_, status in httpd.seen] == ([416, 200] if case == "part too long" else [200])
+    assert sorted(target.parent.iterdir()) == [target]
+
+
+def test_a_corrupted_part_file_ends_in_the_hash_error_and_leaves_nothing(ranged):
+    httpd, url, right, target, part = ranged
+    cut_short(ranged, 50_000)
+    part.write_bytes(right[:40_000] + big(-1.0)[40_000:50_000])  # the last bytes kept are not this file's
+    with pytest.raises(DownloadError) as err:
+        download.cached_download(url, progress=False)
+    message = str(err.value)
+    assert "\n" not in message and "not the published file" in message and sha8(right) in message, message
+    assert httpd.seen[-1] == ("bytes=50000-", f'"{sha8(right)}"', 206)
+    assert sorted(target.parent.iterdir()) == []
 
 
 def test_the_mirror_replaces_openmmlab_in_every_url_seglab_derives(monkeypatch):

@@ -16,11 +16,23 @@ from seglab.models.backbones.beit import convert_original_beit
 _URL = "https://conversationhub.blob.core.windows.net/beit-share-public/beit"
 _NOTE = "the BEiT authors' ImageNet-22K pre-trained, ImageNet-22K fine-tuned file, timm's copy (the authors' key names)"
 
+# repo -> (commit sha, the Hub page that shows model.safetensors at that commit); a repo not here is unpinned
+_PINNED = {
+    "timm/beit_base_patch16_224.in22k_ft_in22k": (
+        "3ee92c240f0cae6b6b73cb3bb954596f05fd28e9",
+        "https://huggingface.co/timm/beit_base_patch16_224.in22k_ft_in22k/commit/"
+        "3ee92c240f0cae6b6b73cb3bb954596f05fd28e9",
+    ),
+}
+
 
 def _source(size: str) -> PretrainedSource:
     file = f"beit_{size}_patch16_224_pt22k_ft22k.pth"
     repo = f"timm/beit_{size}_patch16_224.in22k_ft_in22k"
-    hub = HubFile(repo, "model.safetensors", None, "timm", "same weights", f"https://huggingface.co/{repo}", _NOTE)
+    revision, page = _PINNED.get(repo, (None, f"https://huggingface.co/{repo}"))
+    hub = HubFile(
+        repo, "model.safetensors", revision, "timm", "same weights", page, _NOTE, verified=revision is not None
+    )
     return PretrainedSource(f"pretrain/{file}", f"{_URL}/{file}", hub, convert_original_beit)
 
 

@@ -57,13 +57,23 @@ def timm_mobilenet_v3_to_mmseg(state: dict[str, torch.Tensor]) -> dict[str, torc
     return out
 
 
+# repo -> (commit sha, the Hub page that shows model.safetensors at that commit); a repo not here is unpinned
+_PINNED = {
+    "timm/tf_mobilenetv3_small_100.in1k": (
+        "eba2bbe6f862c995a61fc3862f3ceebb5d5684a1",
+        "https://huggingface.co/timm/tf_mobilenetv3_small_100.in1k/commit/eba2bbe6f862c995a61fc3862f3ceebb5d5684a1",
+    ),
+}
+
+
 def _source(arch: str, file: str) -> PretrainedSource:
     repo = f"timm/tf_mobilenetv3_{arch}_100.in1k"
     note = (
         "Google's TF MobileNetV3 ImageNet weights in timm's TF-padding port: the same computation as "
         "MMSegmentation's model; the training run behind OpenMMLab's file is not recorded"
     )
-    hub = HubFile(repo, "model.safetensors", None, "timm", "nearest", f"https://huggingface.co/{repo}", note)
+    revision, page = _PINNED.get(repo, (None, f"https://huggingface.co/{repo}"))
+    hub = HubFile(repo, "model.safetensors", revision, "timm", "nearest", page, note, verified=revision is not None)
     name = f"open-mmlab://contrib/mobilenet_v3_{arch}"
     return PretrainedSource(name, f"{THIRD_PARTY}/{file}", hub, timm_mobilenet_v3_to_mmseg)
 

@@ -54,6 +54,10 @@ _PINNED = {
         "996fbb2ce0a7ab313a42bcbdee80e27626d54a29",
         "https://huggingface.co/timm/poolformer_m36.sail_in1k/tree/996fbb2ce0a7ab313a42bcbdee80e27626d54a29",
     ),
+    "timm/poolformer_s24.sail_in1k": (
+        "86dbdc10f115023b0fe819a890f8d33bca13a7e1",
+        "https://huggingface.co/timm/poolformer_s24.sail_in1k/commit/86dbdc10f115023b0fe819a890f8d33bca13a7e1",
+    ),
 }
 
 

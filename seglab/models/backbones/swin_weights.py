@@ -105,7 +105,9 @@ SOURCES = [
         "7e1199fe04c46bbc455eddf85b25d01c1ae10b02",
     ),
     _swin(
-        "swin_base_patch4_window12_384_22k_20220317-e5c09f74.pth", "microsoft/swin-base-patch4-window12-384-in22k", None
+        "swin_base_patch4_window12_384_22k_20220317-e5c09f74.pth",
+        "microsoft/swin-base-patch4-window12-384-in22k",
+        "c2c8cfc218cfcf3f43091c4476137ed4f2fed9a2",
     ),
     _swin("swin_large_patch4_window7_224_22k_20220412-aeecf2aa.pth", _L, "7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71"),
     _swin("swin_large_patch4_window7_224_22k_20220308-d5bdebaf.pth", _L, "7a3b792eb1cfa157d6653d4fe3c4c3058d6a3a71"),

@@ -40,6 +40,13 @@ _PINNED = {
         "https://huggingface.co/timm/vit_small_patch16_384.augreg_in21k_ft_in1k/commits/"
         "3fe0b849c2d906a2bbcd18e064f37bc2872aaf69/model.safetensors",
     ),
+    # the commit page gives the full sha of main's head (a commit that changes no file); tree/main, head 1c30cbc,
+    # lists model.safetensors from "Update model config and README"
+    "timm/vit_base_patch16_384.augreg_in21k_ft_in1k": (
+        "1c30cbc7ec35e68529522c0c2ac55692f83cff18",
+        "https://huggingface.co/timm/vit_base_patch16_384.augreg_in21k_ft_in1k/commit/"
+        "1c30cbc7ec35e68529522c0c2ac55692f83cff18",
+    ),
     # the only full sha found is the "Add model" commit, before timm added model.safetensors: its pickle file,
     # read by seglab's safe unpickler (the same weights: main's pytorch_model.bin dates from that commit)
     "timm/vit_large_patch16_384.augreg_in21k_ft_in1k": (

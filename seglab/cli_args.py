@@ -238,8 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="number of classes, background included (default 3; not with tutorial)",
     )
-    dummy.add_argument("--train", type=int, default=50, help="training images")
-    dummy.add_argument("--val", type=int, default=10, help="validation images")
+    dummy.add_argument("--train", type=int, default=50, help="training images (default: 50)")
+    dummy.add_argument("--val", type=int, default=10, help="validation images (default: 10)")
     dummy.add_argument("--size", type=int, default=None, help="image side (default 256 for tutorial, 128 otherwise)")
     dummy.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 

@@ -37,4 +37,4 @@ def _source(size: str) -> PretrainedSource:
 
 
 SOURCES = [_source("base"), _source("large")]
-register(*SOURCES, family="BEiT", parity_test="tests/models/test_zoo_beit_mae.py")
+register(*SOURCES, family="BEiT", parity_test="tests/fileio/test_timm_parity_beit_mae.py")

@@ -24,4 +24,4 @@ SOURCES = [
         convert_original_beit,
     ),
 ]
-register(*SOURCES, family="MAE", parity_test="tests/models/test_zoo_beit_mae.py")
+register(*SOURCES, family="MAE", parity_test="tests/fileio/test_timm_parity_beit_mae.py")

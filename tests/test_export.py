@@ -143,7 +143,9 @@ def test_an_op_onnx_lacks_is_named_with_its_source_line(tmp_path, one_thread):
 
 def test_missing_package_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
-    with pytest.raises(ConfigError, match=r"pip install onnx \(or, in your seglab clone, pip install -e '\.\[deploy\]'\)"):
+    with pytest.raises(
+        ConfigError, match=r"pip install onnx \(or, in your seglab clone, pip install -e '\.\[deploy\]'\)"
+    ):
         export_onnx(tiny_model("fcn"), tmp_path / "model.onnx", SHAPE)
 
 

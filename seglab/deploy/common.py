@@ -32,6 +32,4 @@ def require(module: str, pip_name: str | None = None) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         name = pip_name or module
-        raise ConfigError(
-            f"this needs the Python package '{name}': {install_hint(name, 'deploy')}"
-        ) from None
+        raise ConfigError(f"this needs the Python package '{name}': {install_hint(name, 'deploy')}") from None

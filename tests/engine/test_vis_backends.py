@@ -171,7 +171,10 @@ def test_missing_client_package_stops_before_training(tiny_config, monkeypatch, 
     path = tiny_config(max_iters=1, extra=f"visualizer = dict(vis_backends=[dict(type='{backend}')])")
     assert main(["train", str(path)]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert f"visualizer.vis_backends[0]: {backend}" in line and f"pip install {pip} (or, in your seglab clone, pip install -e '.[{pip}]')" in line
+    assert (
+        f"visualizer.vis_backends[0]: {backend}" in line
+        and f"pip install {pip} (or, in your seglab clone, pip install -e '.[{pip}]')" in line
+    )
     assert not list((path.parent / "work").rglob("*.pth"))
 
 
@@ -193,7 +196,9 @@ def test_only_rank_zero_builds_backends_but_every_rank_checks_packages(tmp_path,
     writer.add_image("val_a.png", np.zeros((4, 8, 3), np.uint8), 1)
     assert writer.backends == [] and not (tmp_path / "vis_data").exists()
     monkeypatch.setitem(sys.modules, "tensorboard", None)
-    with pytest.raises(ConfigError, match=r"pip install tensorboard \(or, in your seglab clone, pip install -e '\.\[tensorboard\]'\)"):
+    with pytest.raises(
+        ConfigError, match=r"pip install tensorboard \(or, in your seglab clone, pip install -e '\.\[tensorboard\]'\)"
+    ):
         ScalarWriter.from_cfg(cfg, tmp_path, tmp_path / "vis_data", "ts")
 
 

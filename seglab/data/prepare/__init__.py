@@ -86,7 +86,7 @@ def _check_needs(spec: DatasetSpec) -> None:
         except ImportError:
             raise DatasetError(
                 f"{spec.name} needs the Python package '{pip_name}' to read its files: "
-                + install_hint(pip_name, 'prepare')
+                + install_hint(pip_name, "prepare")
             ) from None
 
 

@@ -3,8 +3,8 @@ standard deviation of each band over every pixel, which are the numbers ``model.
 need (in the file's band order, as ``LoadSingleRSImageFromFile`` gives them).
 
 Pixels a GeoTIFF declares as nodata (its GDAL_NODATA tag, which rasterio writes) are left out, with the rule
-``seglab infer`` and ``seglab tile`` use: a pixel is nodata when every band equals the value (or is NaN for a
-NaN value). Files without the tag (and PNG/JPEG, which have none) count every pixel."""
+``seglab infer`` and ``seglab tile`` use (``fileio.raster.nodata_mask``): a pixel is nodata when every band
+equals the value (or is NaN for a NaN value). Files without the tag (and PNG/JPEG, which have none) count every pixel."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from seglab.data.transforms.base import optional_import
 from seglab.data.transforms.remote_sensing import TIFF_SUFFIXES, read_rs_image
+from seglab.fileio.raster import nodata_mask
 
 GDAL_NODATA = 42113  # the TIFF tag GDAL (and rasterio) keep a band's nodata value in, as text
 
@@ -53,7 +54,7 @@ class BandStats:
         flat = img.reshape(-1, bands).astype(np.float64)
         nodata = declared_nodata(path)
         if nodata is not None:
-            invalid = (np.isnan(flat) if np.isnan(nodata) else flat == nodata).all(axis=1)
+            invalid = nodata_mask(flat, nodata)
             flat = flat[~invalid]
             self.nodata[bands] += int(invalid.sum())
             self.declaring[bands] += 1

@@ -58,5 +58,4 @@ def adapted_input_layer(key: str, value: torch.Tensor, target: torch.Tensor, ima
         return None
     if value.shape[0] != target.shape[0] or value.shape[2:] != target.shape[2:]:
         return None
-    rule = RULE if target.shape[1] > 3 else RULE_FEWER.format(n=target.shape[1])
-    return rule if key == image_keys[0] else f"{rule} (this layer also reads the image)"
+    return RULE if target.shape[1] > 3 else RULE_FEWER.format(n=target.shape[1])

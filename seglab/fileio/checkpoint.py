@@ -143,6 +143,7 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
     skipped: list[tuple[str, tuple, tuple]] = field(default_factory=list)
     adapted: list[tuple[str, tuple, tuple, str]] = field(default_factory=list)  # layers reading the image
+    first_conv: str | None = None  # the model's first convolution weight, which reads the image
     loaded: int = 0
 
     def table(self) -> str:
@@ -150,9 +151,10 @@ class LoadReport:
         if self.skipped:
             lines.append("skipped (shape in checkpoint != shape in model):")
             lines += [f"  {k}: {tuple(a)} != {tuple(b)}" for k, a, b in self.skipped]
-        for index, (key, got, want, rule) in enumerate(self.adapted):
-            layer = "the first layer" if index == 0 else "the layer"
-            lines.append(f"adapted {layer} {key} from {got[1]} to {want[1]} bands {got} -> {want}: {rule}")
+        for key, got, want, rule in self.adapted:
+            first = key == self.first_conv
+            layer, also = ("the first layer", "") if first else ("the layer", " (this layer also reads the image)")
+            lines.append(f"adapted {layer} {key} from {got[1]} to {want[1]} bands {got} -> {want}: {rule}{also}")
         if self.missing:
             lines.append(f"missing in checkpoint ({len(self.missing)}): " + ", ".join(self.missing[:20]))
         if self.unexpected:
@@ -166,6 +168,7 @@ def load_state_dict(module: nn.Module, state: dict[str, torch.Tensor], strict: b
     report = LoadReport()
     usable = {}
     image_keys = input_conv_keys(module)
+    report.first_conv = image_keys[0] if image_keys else None
     for key, value in state.items():
         if key not in own:
             report.unexpected.append(key)

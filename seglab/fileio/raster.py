@@ -24,13 +24,25 @@ BLOCK = 256  # output tile side: GeoTIFF blocks are multiples of 16; 256 is GDAL
 GDAL_CACHE_MB = 64  # GDAL's block cache defaults to 5% of RAM; a small one keeps peak memory bounded
 
 
+def nodata_mask(pixels: np.ndarray, nodata: float | None) -> np.ndarray:
+    """The mask of nodata pixels of ``pixels`` (bands last): those whose every band equals ``nodata`` (or is
+    NaN when ``nodata`` is NaN); all False without a nodata value. Scene inference, tiling and check-data's
+    band statistics share this rule."""
+    if nodata is None:
+        return np.zeros(pixels.shape[:-1], dtype=bool)
+    if np.isnan(nodata):
+        return np.isnan(pixels).all(axis=-1)
+    return (pixels == nodata).all(axis=-1)
+
+
 def rasterio_module() -> ModuleType:
     """``rasterio``, or one line saying how to install it."""
     try:
         import rasterio
     except ImportError:
         raise ConfigError(
-            "reading and writing GeoTIFF scenes needs rasterio, which is not installed: " + install_hint("rasterio", "geo")
+            "reading and writing GeoTIFF scenes needs rasterio, which is not installed: "
+            + install_hint("rasterio", "geo")
         ) from None
     return rasterio
 
@@ -77,12 +89,7 @@ class SceneReader:
 
     def invalid(self, pixels: np.ndarray) -> np.ndarray:
         """H x W mask of nodata pixels: every band equals the nodata value (or is NaN)."""
-        nodata = self.info.nodata
-        if nodata is None:
-            return np.zeros(pixels.shape[:2], dtype=bool)
-        if np.isnan(nodata):
-            return np.isnan(pixels).all(axis=-1)
-        return (pixels == nodata).all(axis=-1)
+        return nodata_mask(pixels, self.info.nodata)
 
     def close(self) -> None:
         self.dataset.close()

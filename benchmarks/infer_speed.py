@@ -5,10 +5,14 @@
 
 ``--case`` takes one or more models, each run on its own freshly written set: ``r18`` (DeepLabV3+ R18-D8) and
 ``r50`` (the tutorial's DeepLabV3+ R50-D8, at 12 classes). The checkpoint has random BatchNorm statistics, so
-BatchNorm folding (``seglab test``'s default) really changes the weights; seglab runs as it comes (folded) and,
-for the comparison, unfolded (``test_cfg.fold_bn=False``). Both toolboxes write their predicted label maps
-(``--out``), and the share of pixels where each agrees with ``seglab test`` is printed beside the mIoU of
-each. ``--amp`` adds ``seglab test --amp force`` (bfloat16 on CPU) and prints its mIoU difference from float32.
+BatchNorm folding (``seglab test``'s default) really changes the weights; seglab runs as it comes (folded, with
+Winograd 3x3 convolutions on CPU) and, for the comparison, with Winograd off (``test_cfg.winograd=False``) and
+with both off (``test_cfg.fold_bn=False``). Both toolboxes write their predicted label maps (``--out``), and
+the share of pixels where each agrees with ``seglab test`` is printed beside the mIoU of each. ``--amp`` adds
+``seglab test --amp force`` (bfloat16 on CPU) and prints its mIoU difference from float32. ``--ceiling``
+times the folded model's convolutions one by one on this CPU (``benchmarks/conv_ceiling.py``) and prints
+MMSegmentation's test loop over that: the most any change that keeps oneDNN's direct float32 convolutions
+could gain over MMSegmentation here.
 
 A CamVid-sized set (233 images of 360x480, 12 classes; synthetic, since speed does not depend on content) and
 one config per case in MMSegmentation's format, read unchanged by both toolboxes; one checkpoint with random
@@ -178,6 +182,16 @@ def load_average() -> str:
     return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "n/a"
 
 
+def conv_seconds(config: Path, checkpoint: Path) -> float:
+    """Seconds of the folded model's convolutions for one 360x480 image, timed one by one (conv_ceiling.py)."""
+    script = Path(__file__).with_name("conv_ceiling.py")
+    cmd = [sys.executable, str(script), "--config", str(config), "--checkpoint", str(checkpoint), "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])["conv_s"]
+
+
 def run_case(case: str, args: argparse.Namespace) -> None:
     """Time every variant of one model on one freshly written image set and print its table."""
     load_before = load_average()
@@ -192,10 +206,15 @@ def run_case(case: str, args: argparse.Namespace) -> None:
         checkpoint = tmp_path / "random.pth"
         make_checkpoint(config, checkpoint)
         seglab_cmd = [sys.executable, "-m", "seglab", "test", str(config), str(checkpoint)]
-        names = {"fold": "seglab test (BatchNorm folded)", "plain": "seglab test, test_cfg.fold_bn=False"}
+        names = {
+            "fold": "seglab test (folded, Winograd)",
+            "direct": "seglab test, test_cfg.winograd=False",
+            "plain": "seglab test, both off",
+        }
         commands = {
             "fold": (seglab_cmd, None),
-            "plain": ([*seglab_cmd, "--cfg-options", "test_cfg.fold_bn=False"], None),
+            "direct": ([*seglab_cmd, "--cfg-options", "test_cfg.winograd=False"], None),
+            "plain": ([*seglab_cmd, "--cfg-options", "test_cfg.fold_bn=False", "test_cfg.winograd=False"], None),
         }
         if args.amp:
             names["amp"] = "seglab test --amp force (bfloat16)"
@@ -215,6 +234,7 @@ def run_case(case: str, args: argparse.Namespace) -> None:
         loops = {k: [loop_seconds(log) for _, log in v] for k, v in runs.items()}
         mious = {k: mean_iou(v[0][1]) for k, v in runs.items()}
         same = {k: agreement(tmp_path / "fold" / "out0", tmp_path / k / "out0") for k in runs if k != "fold"}
+        ceiling = conv_seconds(config, checkpoint) if args.ceiling else None
         api: dict[bool, list[float]] = {False: [], True: []}
         for r in range(0 if args.no_api else args.repeats):
             for fold in (False, True) if r % 2 == 0 else (True, False):
@@ -230,10 +250,15 @@ def run_case(case: str, args: argparse.Namespace) -> None:
         print(f"{name:38s} {args.images / min(walls[key]):17.3f} {loop_text:>20s} {mious[key] or float('nan'):7.2f}")
     for key, share in same.items():
         print(f"pixels predicted alike, seglab test (folded) vs {key}: {100 * share:.4f}%")
-    for key, what in (("fold", "folding"), ("mm", "seglab (folded) / MMSegmentation")):
-        if key not in runs:
+    comparisons = (
+        ("plain", "direct", "folding"),
+        ("direct", "fold", "Winograd"),
+        ("plain", "fold", "folding and Winograd"),
+        ("mm", "fold", "seglab (as it comes) / MMSegmentation"),
+    )
+    for first, second, what in comparisons:
+        if first not in runs:
             continue
-        first, second = ("plain", "fold") if key == "fold" else ("mm", "fold")
         whole = min(walls[first]) / min(walls[second])
         print(
             f"{what}: {whole:.3f}x the images/s (whole command), per round {ratio_range(walls[first], walls[second])}"
@@ -241,11 +266,17 @@ def run_case(case: str, args: argparse.Namespace) -> None:
         if all(loops[first]) and all(loops[second]):
             loop = min(loops[first]) / min(loops[second])
             print(f"{what}: {loop:.3f}x the images/s (test loop), per round {ratio_range(loops[first], loops[second])}")
+    if ceiling is not None and "mm" in runs and all(loops["mm"]):
+        print(
+            f"the folded model's convolutions alone (oneDNN, timed one by one): {ceiling:.4f} s/image; "
+            f"MMSegmentation's test loop / that = {min(loops['mm']) / ceiling:.3f}x, the most any change keeping "
+            "those kernels could reach"
+        )
     if args.amp and mious.get("amp") is not None and mious.get("fold") is not None:
         print(f"--amp (bfloat16) mIoU - float32 mIoU: {mious['amp'] - mious['fold']:+.2f}")
     for fold, rates in api.items():
         if rates:
-            print(f"inference_model on {args.images} paths, fold_bn={fold}: {max(rates):.2f} images/s")
+            print(f"inference_model on {args.images} paths, fold_bn={fold} (Winograd on): {max(rates):.2f} images/s")
 
 
 def main() -> None:
@@ -256,6 +287,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--amp", action="store_true", help="also seglab test --amp force: mIoU difference")
     parser.add_argument("--no-api", action="store_true", help="skip the inference_model timing")
+    parser.add_argument("--ceiling", action="store_true", help="also time the convolutions alone (conv_ceiling.py)")
     parser.add_argument("--mmseg-python", help="a Python with MMSegmentation 1.2.2 installed, timed in the same run")
     args = parser.parse_args()
     for case in args.case:

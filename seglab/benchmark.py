@@ -1,13 +1,19 @@
-"""``seglab benchmark``: parameters, FLOPs (PyTorch's flop counter) and inference throughput of a config's model."""
+"""``seglab benchmark``: parameters, FLOPs (PyTorch's flop counter) and inference throughput of a config's model,
+timed as ``seglab test`` and ``seglab infer`` predict with it (BatchNorm folded, Winograd 3x3 convolutions on CPU,
+each unless the config turns it off)."""
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from seglab.models.fold_bn import fold_batchnorm
+from seglab.models.winograd import use_winograd
 
 
 @dataclass
@@ -20,6 +26,7 @@ class BenchmarkResult:
     ms_per_image: float
     images_per_s: float
     device: str
+    timed: str = "the model as built"
 
     def table(self) -> str:
         rows = [
@@ -27,6 +34,7 @@ class BenchmarkResult:
             ("FLOPs / image", f"{self.flops:,} ({self.flops / 1e9:.2f} GFLOPs; 1 multiply-add = 2 FLOPs)"),
             ("input", f"{self.batch} x 3 x {self.height} x {self.width}"),
             ("device", self.device),
+            ("timed", self.timed),
             ("ms / image", f"{self.ms_per_image:.2f}"),
             ("images / s", f"{self.images_per_s:.2f}"),
         ]
@@ -48,20 +56,41 @@ def count_flops(model: nn.Module, height: int, width: int) -> int:
     return int(counter.get_total_flops())
 
 
+def prediction_model(model: nn.Module, x: torch.Tensor, fold_bn: bool, winograd: bool) -> tuple[nn.Module, str]:
+    """An evaluation-only copy of ``model`` made as ``seglab test`` makes its model, and what was done to it."""
+    done = []
+    if fold_bn:
+        model, _ = fold_batchnorm(model, lambda m: m.inference(x))
+        done.append(f"{model._seglab_bn_folded} BatchNorm(s) folded (test_cfg.fold_bn)")
+    if winograd and x.device.type == "cpu":
+        model = model if fold_bn else copy.deepcopy(model)
+        done.append(f"{use_winograd(model)} 3x3 convolution(s) eligible for Winograd (test_cfg.winograd)")
+    return model, "; ".join(done) or "the model as built"
+
+
 @torch.no_grad()
 def benchmark_model(
-    model: nn.Module, height: int, width: int, batch: int = 1, iters: int = 10, warmup: int = 2
+    model: nn.Module,
+    height: int,
+    width: int,
+    batch: int = 1,
+    iters: int = 10,
+    warmup: int = 2,
+    fold_bn: bool = True,
+    winograd: bool = True,
 ) -> BenchmarkResult:
+    """Time ``iters`` forwards (after ``warmup``) of the model as prediction runs it (``prediction_model``)."""
     model.eval()
     device = next(model.parameters()).device
     x = torch.randn(batch, 3, height, width, device=device)
+    timed_model, timed = prediction_model(model, x, fold_bn, winograd)
     for _ in range(warmup):
-        model.inference(x)
+        timed_model.inference(x)
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(iters):
-        model.inference(x)
+        timed_model.inference(x)
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / (iters * batch)
@@ -74,4 +103,5 @@ def benchmark_model(
         seconds * 1000,
         1 / seconds,
         str(device),
+        timed,
     )

@@ -178,9 +178,14 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from seglab.benchmark import benchmark_model
     from seglab.config import parse_cfg_options
     from seglab.inference import init_model
+    from seglab.models.fold_bn import wants_fold
+    from seglab.models.winograd import wants_winograd
 
     model = init_model(args.config, args.checkpoint, default_device(args.device), parse_cfg_options(args.cfg_options))
-    result = benchmark_model(model, args.shape[0], args.shape[1], args.batch, args.iters, args.warmup)
+    fold_bn, winograd = wants_fold(model.cfg), wants_winograd(model.cfg)
+    result = benchmark_model(
+        model, args.shape[0], args.shape[1], args.batch, args.iters, args.warmup, fold_bn, winograd
+    )
     print(result.table())
     return 0
 

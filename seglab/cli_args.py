@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("work_dir", help="the training run's work dir")
     plot.add_argument("--out", help="PNG path (default WORK_DIR/curves.png; a CSV is written beside it)")
 
-    bench = command("benchmark", "parameters, FLOPs and inference speed of a config's model")
+    bench = command("benchmark", "parameters, FLOPs and inference speed of a config's model, as seglab test runs it")
     bench.add_argument("config", help=CONFIG_HELP)
     bench.add_argument(
         "checkpoint", nargs="?", help="optional (speed does not depend on the weights): " + CHECKPOINT_HELP

@@ -23,6 +23,7 @@ from seglab.fileio.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.models.builder import build_model
 from seglab.models.fold_bn import fold_batchnorm, folded_pairs, wants_fold
 from seglab.models.segmentors.tta import DEFAULT_TTA_SCALES, SegTTAModel, merge_augmented
+from seglab.models.winograd import use_winograd, wants_winograd
 from seglab.registry import DATASETS, import_custom_modules
 
 __all__ = [
@@ -129,18 +130,32 @@ def _weights_key(model: nn.Module) -> tuple:
     return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
 
 
-def _predict_folded(model: nn.Module, packed: list[dict], amp_dtype: torch.dtype | None) -> list[dict]:
-    """``_predict`` with a BatchNorm-folded copy of ``model`` (``seglab.models.fold_bn``), made on first use from
-    this batch (whose predictions come from the unfolded model) and kept until the weights change."""
-    if folded_pairs(model) is not None:  # the user's own folded model
+def _on_cpu(model: nn.Module) -> bool:
+    return next(model.parameters(), torch.empty(0)).device.type == "cpu"
+
+
+def _predict_fast(
+    model: nn.Module, packed: list[dict], amp_dtype: torch.dtype | None, fold_bn: bool, winograd: bool
+) -> list[dict]:
+    """``_predict`` with an evaluation-only copy of ``model``: BatchNorms folded into their convolutions
+    (``seglab.models.fold_bn``) and, on CPU, 3x3 convolutions through Winograd's algorithm
+    (``seglab.models.winograd``). The copy is made on first use from this batch (whose predictions come from
+    ``model`` itself) and kept until the weights change or other choices are asked for."""
+    winograd = winograd and _on_cpu(model)
+    if folded_pairs(model) is not None or not (fold_bn or winograd):  # the user's own folded model, or no copy
         return _predict(model, packed, amp_dtype)
-    key = _weights_key(model)
+    key = (_weights_key(model), fold_bn, winograd)
     cached = model.__dict__.pop("_seglab_folded_copy", None)  # never deep-copied into a new copy
     if cached is not None and cached[0] == key:
         model.__dict__["_seglab_folded_copy"] = cached
         return _predict(cached[1], packed, amp_dtype)
-    folded, outputs = fold_batchnorm(model, lambda m: _predict(m, packed, amp_dtype))
-    model.__dict__["_seglab_folded_copy"] = (key, folded)  # in __dict__: not a submodule, not in state_dict
+    if fold_bn:
+        fast, outputs = fold_batchnorm(model, lambda m: _predict(m, packed, amp_dtype))
+    else:
+        fast, outputs = copy.deepcopy(model), _predict(model, packed, amp_dtype)
+    if winograd:
+        use_winograd(fast)
+    model.__dict__["_seglab_folded_copy"] = (key, fast)  # in __dict__: not a submodule, not in state_dict
     return outputs
 
 
@@ -152,6 +167,7 @@ def inference_model(
     batch_size: int = 4,
     fold_bn: bool = True,
     amp_dtype: torch.dtype | None = None,
+    winograd: bool = True,
 ) -> dict | list[dict]:
     """Predict one image (path or BGR array) or a list of them.
 
@@ -161,7 +177,9 @@ def inference_model(
     gives, and a long list needs no more memory for features than ``batch_size`` images do.
     ``fold_bn`` predicts with a copy whose BatchNorms are folded into their convolutions (same labels, logits
     equal up to rounding; the copy is kept beside ``model`` until its weights change, so memory for weights
-    doubles); ``amp_dtype`` (``torch.bfloat16`` on CPU, ``torch.float16`` on CUDA) runs under autocast."""
+    doubles); ``amp_dtype`` (``torch.bfloat16`` on CPU, ``torch.float16`` on CUDA) runs under autocast;
+    ``winograd`` runs that copy's large 3x3 convolutions through Winograd's algorithm on CPU
+    (``seglab.models.winograd``: faster, logits equal up to rounding)."""
     single = not isinstance(imgs, list | tuple)
     items = [imgs] if single else list(imgs)
     pipeline = _test_pipeline(model)
@@ -179,9 +197,9 @@ def inference_model(
         chunks = [
             ids[k : k + max(batch_size, 1)] for ids in groups.values() for k in range(0, len(ids), max(batch_size, 1))
         ]
-        predict = _predict_folded if fold_bn else _predict
         for indices in chunks:
-            for i, out in zip(indices, predict(model, [packed[i] for i in indices], amp_dtype)):
+            batch = [packed[i] for i in indices]
+            for i, out in zip(indices, _predict_fast(model, batch, amp_dtype, fold_bn, winograd)):
                 results[i] = {"pred_sem_seg": out["pred_sem_seg"], "seg_logits": out["seg_logits"].float()}
     return results[0] if single else results
 
@@ -243,7 +261,8 @@ def infer_files(
 
     NAME mirrors the input's path (``expand_inputs``); a name clash fails before the first image is read.
     Images go through the model ``test_dataloader.batch_size`` at a time (equal sizes batched together), with
-    BatchNorm folded unless the config says ``test_cfg.fold_bn=False``."""
+    BatchNorm folded unless the config says ``test_cfg.fold_bn=False``, and Winograd 3x3 convolutions on CPU
+    unless it says ``test_cfg.winograd=False``."""
     from seglab.errors import SeglabError
     from seglab.progress import progress
     from seglab.visualize import overlay, save_label_png
@@ -254,13 +273,15 @@ def infer_files(
     files = expand_inputs(inputs, out_dir)
     cfg = getattr(model, "cfg", None) or {}
     batch_size = int((cfg.get("test_dataloader") or {}).get("batch_size", 1)) if isinstance(model, nn.Module) else 1
-    fold_bn = wants_fold(cfg)  # as for seglab test
+    fold_bn, winograd = wants_fold(cfg), wants_winograd(cfg)  # as for seglab test
     pending: list[tuple[str, np.ndarray]] = []
 
     def flush() -> None:
         images = [img for _, img in pending]
         if isinstance(model, nn.Module):
-            found = inference_model(model, images, tta, tta_scales, max(batch_size, 1), fold_bn, amp_dtype)
+            found = inference_model(
+                model, images, tta, tta_scales, max(batch_size, 1), fold_bn, amp_dtype, winograd=winograd
+            )
             labels = [r["pred_sem_seg"].cpu().numpy() for r in found]
         else:  # an exported model: seglab.deploy.OnnxSegmentor
             labels = [model.predict_labels(img) for img in images]

@@ -32,13 +32,14 @@ from seglab.engine.loops import TestLoop, TrainLoop, ValLoop, build_train_loop
 from seglab.engine.lr_scaling import scale_lr
 from seglab.engine.optim import LRSchedule, build_optim_wrapper
 from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng
-from seglab.engine.test_model import fold_for_test, test_precision
+from seglab.engine.test_model import fold_for_test, test_precision, winograd_for_test
 from seglab.engine.training_state import checkpoint_state, resume, resume_source
 from seglab.errors import ConfigError
 from seglab.fileio.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from seglab.models.builder import build_initialised, init_pretrained
 from seglab.models.fold_bn import wants_fold
 from seglab.models.segmentors.tta import DEFAULT_TTA_SCALES, SegTTAModel
+from seglab.models.winograd import wants_winograd
 from seglab.registry import METRICS, import_custom_modules
 
 logger = logging.getLogger("seglab")
@@ -210,7 +211,8 @@ class Runner:
         maps; ``confusion_matrix`` writes ``confusion_matrix.png``/``.csv`` into this run's log folder;
         ``tta`` runs the config's ``tta_pipeline`` (``TestTimeAug``), or without one averages flips and the
         config's ``img_ratios`` scales. ``amp`` ('auto'/'force', ``engine/amp.py``) predicts under autocast;
-        the model is BatchNorm-folded unless ``test_cfg.fold_bn=False`` (``engine/test_model.py``)."""
+        the model is BatchNorm-folded unless ``test_cfg.fold_bn=False``, and on CPU its large 3x3 convolutions
+        use Winograd's algorithm unless ``test_cfg.winograd=False`` (``engine/test_model.py``)."""
         cfg = self.cfg
         if not cfg.get("load_from"):
             raise ConfigError("test needs a checkpoint: pass it on the command line or set load_from")
@@ -234,6 +236,8 @@ class Runner:
         amp_dtype = choose_inference_dtype(self.device.type, amp)
         if wants_fold(cfg) and not tta:
             fold_for_test(model, loader.dataset, amp_dtype)
+        if wants_winograd(cfg) and self.device.type == "cpu" and not cfg.get("compile"):
+            winograd_for_test(model)
         compile_model(model, cfg.get("compile"), self.device)
         self.hooks = build_hooks(cfg.get("default_hooks"), cfg.get("custom_hooks"))
         if writer is not None:

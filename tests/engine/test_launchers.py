@@ -134,6 +134,10 @@ def test_runner_keys_seglab_does_not_apply_are_named():
     notices = "\n".join(collect_notices(cfg))
     assert "experiment_name is not applied" in notices and "model_wrapper_cfg is not applied" in notices
     assert not collect_notices(dict(env_cfg=dict(cudnn_benchmark=True), model=dict(data_preprocessor={})))
+    loops = dict(val_cfg=dict(type="ValLoop", val_loss=True), test_cfg=dict(fold_bn=False, winograd=False, fold=1))
+    assert collect_notices(loops) == [
+        "test_cfg ['fold'] not applied: TestLoop knows fold_bn, fp16, type, winograd"  # a misspelt switch is named
+    ]
 
 
 def free_port() -> int:

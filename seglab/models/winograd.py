@@ -18,12 +18,16 @@ own padding. Rearranging costs two copies of the map, so the mosaic is used only
 parameters, same ``state_dict``); its forward takes the Winograd path only for CPU float32 inputs with gradients
 off and no autocast, at sizes where it measured faster, and runs the ordinary convolution otherwise.
 ``seglab test``, ``seglab infer`` and ``inference_model`` use it on CPU unless ``test_cfg.winograd=False``.
+
+It is measured on x86-64 only, so only x86-64 CPUs take it: NNPACK's ARM kernels may well be faster or slower
+than the direct ones there, and nobody has timed them against seglab's thresholds.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import platform
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +47,7 @@ MIN_DILATED_CHANNELS = 256
 MIN_DILATED_WORK = 512 * 45 * 60  # input channels x height x width
 
 
+MEASURED_MACHINES = ("x86_64", "amd64")  # platform.machine(), lower-cased, where the thresholds were measured
 _refused: list[str] = []  # NNPACK's first refusal in this process, if any: the direct kernel from then on
 
 
@@ -55,8 +60,8 @@ def _nnpack_ready() -> bool:
 
 
 def available() -> bool:
-    """Whether this PyTorch build has NNPACK, it initialised on this CPU and has not refused a call."""
-    return not _refused and _nnpack_ready()
+    """Whether this is an x86-64 CPU where PyTorch's NNPACK initialised and has not refused a call."""
+    return not _refused and platform.machine().lower() in MEASURED_MACHINES and _nnpack_ready()
 
 
 def mosaic_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, dilation: int) -> torch.Tensor:

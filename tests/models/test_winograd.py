@@ -10,15 +10,17 @@ import copy
 import logging
 import re
 
+import cv2
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from seglab.cli import main
 from seglab.errors import ConfigError
-from seglab.inference import inference_model, init_model
+from seglab.inference import infer_files, inference_model, init_model
 from seglab.models import winograd
 from seglab.models.winograd import WinogradConv2d, eligible, mosaic_conv, use_winograd, wants_winograd
 
@@ -164,3 +166,21 @@ def test_inference_model_uses_winograd_on_a_copy_unless_told_not_to(tiny_config,
     assert all(type(m) is not WinogradConv2d for m in model.modules())  # the user's model is untouched
     assert torch.equal(fast["pred_sem_seg"], direct["pred_sem_seg"])
     assert torch.allclose(fast["seg_logits"], direct["seg_logits"], atol=1e-4)
+
+
+@pytest.mark.usefixtures("one_thread", "every_size")
+def test_seglab_infer_follows_the_config(tiny_config, tmp_path):
+    """``seglab infer`` (``infer_files``) uses Winograd unless the config says ``test_cfg.winograd=False``,
+    and writes the same label maps either way."""
+    model = init_model(tiny_config())
+    image = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    labels = {}
+    for wanted in (False, True):
+        model.__dict__.pop("_seglab_folded_copy", None)
+        model.cfg.test_cfg.update(fold_bn=False, winograd=wanted)
+        infer_files(model, [str(tmp_path / "a.png")], tmp_path / f"out{wanted}")
+        copy_made = model.__dict__.get("_seglab_folded_copy")
+        assert (copy_made is not None and any(type(m) is WinogradConv2d for m in copy_made[1].modules())) is wanted
+        labels[wanted] = np.asarray(Image.open(tmp_path / f"out{wanted}" / "a.png"))
+    assert np.array_equal(labels[False], labels[True])

@@ -1,12 +1,13 @@
 """Winograd 3x3 convolutions (``seglab.models.winograd``) against oneDNN's direct kernel on CPU: one layer at a
 time over a sweep of sizes, then whole models.
 
-    python benchmarks/winograd_speed.py [--sweep] [--models r18:360x480 r50:360x480 upernet:512x512 ...]
+    python benchmarks/winograd_speed.py [--sweep] [--pooling] [--models r18:360x480 r50:360x480 ...]
                                         [--rounds 5] [--threads N]
 
 ``--sweep`` times one 3x3 convolution (in = out channels) both ways for channels 32-512, maps from 23x30 to
 180x240 and dilation 1, 2 and 4 (dilated ones through the mosaic of phases), and prints the time ratio
-direct / Winograd per size: the thresholds in ``seglab/models/winograd.py`` come from this table. ``--models``
+direct / Winograd per size: the thresholds in ``seglab/models/winograd.py`` come from this table.
+``--pooling`` times max pooling of NCHW maps against channels-last and back (``seglab/models/pool_layout.py``). ``--models``
 builds each config at random weights with random BatchNorm statistics, folds it as ``seglab test`` does, and
 times ``encode_decode`` of one image with and without Winograd, alternated over ``--rounds`` rounds (order
 swapped each round); it prints the median seconds, the per-round ratio range, the largest logit difference
@@ -27,10 +28,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from seglab.models.pool_layout import use_channels_last_pooling
 from seglab.models.winograd import available, mosaic_conv, use_winograd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conv_ceiling import CONFIGS, REPO, cpu_name, folded_model  # noqa: E402
+from conv_ceiling import CONFIGS, REPO, cpu_name, folded_model, median_seconds  # noqa: E402
 
 MODELS = {
     **CONFIGS,
@@ -40,16 +42,6 @@ MODELS = {
     "unet": "unet/unet-s5-d16_fcn_4xb4-160k_cityscapes-512x1024",
     "hrnet": "hrnet/fcn_hr18_4xb2-40k_cityscapes-512x1024",
 }
-
-
-def median_time(call, repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 @torch.inference_mode()
@@ -63,10 +55,30 @@ def sweep(repeats: int) -> None:
             for d in (1, 2, 4):
                 x = torch.randn(1, channels, h, w)
                 weight, bias = torch.randn(channels, channels, 3, 3) * 0.05, torch.zeros(channels)
-                direct = median_time(functools.partial(F.conv2d, x, weight, bias, padding=d, dilation=d), repeats)
-                winograd = median_time(functools.partial(mosaic_conv, x, weight, bias, d), repeats)
+                direct = median_seconds(functools.partial(F.conv2d, x, weight, bias, padding=d, dilation=d), repeats)
+                winograd = median_seconds(functools.partial(mosaic_conv, x, weight, bias, d), repeats)
                 print(f"{channels:8d} {f'{h}x{w}':>8s} {d:8d} {1e3 * direct:10.2f} {1e3 * winograd:12.2f} "
                       f"{direct / winograd:6.2f}", flush=True)  # fmt: skip
+
+
+@torch.inference_mode()
+def pooling(repeats: int) -> None:
+    print("\nmax pooling: NCHW ms / channels-last and back ms (copies included), values equal")
+    cases = (((1, 64, 180, 240), 3, 2, 1), ((1, 64, 256, 512), 3, 2, 1), ((1, 64, 180, 240), 2, 2, 0),
+             ((1, 128, 90, 120), 2, 2, 0), ((2, 64, 180, 240), 3, 2, 1))  # fmt: skip
+    for shape, kernel, stride, padding in cases:
+        x = torch.randn(*shape)
+        plain = functools.partial(F.max_pool2d, x, kernel, stride, padding)
+        fast = functools.partial(channels_last_pool, x, kernel, stride, padding)
+        assert torch.equal(plain(), fast())
+        a, b = median_seconds(plain, repeats), median_seconds(fast, repeats)
+        print(
+            f"{str(shape):>20s} {kernel}x{kernel}/{stride}: {1e3 * a:7.2f} / {1e3 * b:7.2f} = {a / b:.2f}", flush=True
+        )
+
+
+def channels_last_pool(x: torch.Tensor, kernel: int, stride: int, padding: int) -> torch.Tensor:
+    return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), kernel, stride, padding).contiguous()
 
 
 @torch.inference_mode()
@@ -74,6 +86,7 @@ def compare_model(name: str, size: tuple[int, int], rounds: int) -> None:
     model = folded_model(REPO / "seglab" / "configs" / f"{MODELS[name]}.py", None)
     fast = copy.deepcopy(model)
     count = use_winograd(fast)
+    use_channels_last_pooling(fast)  # as seglab test does on CPU
     image = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(1)) * 50
     reference, logits = model.encode_decode(image), fast.encode_decode(image)
     gap = ((logits - reference).abs().max() / reference.abs().max()).item()
@@ -97,6 +110,7 @@ def compare_model(name: str, size: tuple[int, int], rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true", help="time single convolutions over a sweep of sizes")
+    parser.add_argument("--pooling", action="store_true", help="time max pooling NCHW vs channels-last")
     parser.add_argument("--models", nargs="*", default=[], help="MODEL:HxW, MODEL one of " + ", ".join(MODELS))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -108,8 +122,10 @@ def main() -> None:
         sys.exit("this PyTorch build has no NNPACK (or it did not initialise on this CPU): nothing to compare")
     if args.sweep:
         sweep(args.rounds)
+    if args.pooling:
+        pooling(args.rounds * 3)
     if args.models:
-        print("\n| config | input | 3x3 convs eligible | direct s | Winograd s | speed-up (per round) | "
+        print("\n| config | input | 3x3 convs eligible | direct s | Winograd + channels-last pooling s | speed-up (per round) | "
               "max logit gap / max logit | pixels alike |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
     for spec in args.models:
         name, _, size = spec.partition(":")

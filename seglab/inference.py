@@ -22,6 +22,7 @@ from seglab.errors import ConfigError
 from seglab.fileio.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.models.builder import build_model
 from seglab.models.fold_bn import fold_batchnorm, folded_pairs, wants_fold
+from seglab.models.pool_layout import use_channels_last_pooling
 from seglab.models.segmentors.tta import DEFAULT_TTA_SCALES, SegTTAModel, merge_augmented
 from seglab.models.winograd import use_winograd, wants_winograd
 from seglab.registry import DATASETS, import_custom_modules
@@ -139,9 +140,10 @@ def _predict_fast(
 ) -> list[dict]:
     """``_predict`` with an evaluation-only copy of ``model``: BatchNorms folded into their convolutions
     (``seglab.models.fold_bn``) and, on CPU, 3x3 convolutions through Winograd's algorithm
-    (``seglab.models.winograd``). The copy is made on first use from this batch (whose predictions come from
+    (``seglab.models.winograd``) and max pooling in channels-last layout (``seglab.models.pool_layout``). The copy is made on first use from this batch (whose predictions come from
     ``model`` itself) and kept until the weights change or other choices are asked for."""
-    winograd = winograd and _on_cpu(model)
+    on_cpu = _on_cpu(model)
+    winograd = winograd and on_cpu
     if folded_pairs(model) is not None or not (fold_bn or winograd):  # the user's own folded model, or no copy
         return _predict(model, packed, amp_dtype)
     key = (_weights_key(model), fold_bn, winograd)
@@ -155,6 +157,8 @@ def _predict_fast(
         fast, outputs = copy.deepcopy(model), _predict(model, packed, amp_dtype)
     if winograd:
         use_winograd(fast)
+    if on_cpu:
+        use_channels_last_pooling(fast)  # exact: no switch
     model.__dict__["_seglab_folded_copy"] = (key, fast)  # in __dict__: not a submodule, not in state_dict
     return outputs
 

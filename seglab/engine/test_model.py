@@ -4,10 +4,12 @@ The model a test run builds is only ever evaluated, so it is folded in place (``
 BatchNorm that directly follows a convolution goes into that convolution's weights, learnt from one forward of
 the test set's first image, and ``train()`` on it raises. The checkpoint file is never written. On a 2-core CPU
 (``benchmarks/fold_speed.py``) a folded DeepLabV3+ forward took about 2% (R18-D8) to 6-8% (R50-D8) less time.
-``test_cfg=dict(type='TestLoop', fold_bn=False)`` keeps the model as it is. On CPU its large 3x3 convolutions
-then run through Winograd's algorithm (``seglab.models.winograd``; 1.2-1.9x faster forwards there, logits equal
-up to rounding) unless ``test_cfg.winograd=False``, or the config compiles the model. The loop itself runs under
-``torch.inference_mode`` and, with ``seglab test --amp``, under autocast (``engine/amp.py`` picks the dtype).
+``test_cfg=dict(type='TestLoop', fold_bn=False)`` keeps the model as it is. On x86-64 CPUs its large 3x3
+convolutions then run through Winograd's algorithm (``seglab.models.winograd``; 1.2-2.0x faster forwards there,
+logits equal up to rounding) unless ``test_cfg.winograd=False``, and its max pooling runs in channels-last
+layout (the same values, ``seglab.models.pool_layout``), unless the config compiles the model. The loop
+itself runs under ``torch.inference_mode`` and, with ``seglab test --amp``, under autocast (``engine/amp.py``
+picks the dtype).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from torch import nn
 
 from seglab.data.loader import pseudo_collate
 from seglab.models.fold_bn import fold_batchnorm
+from seglab.models.pool_layout import use_channels_last_pooling
 from seglab.models.winograd import use_winograd
 
 logger = logging.getLogger("seglab")
@@ -45,12 +48,18 @@ def fold_for_test(model: nn.Module, dataset: Any, amp_dtype: torch.dtype | None 
     return folded
 
 
-def winograd_for_test(model: nn.Module) -> int:
-    """Run ``model``'s large 3x3 convolutions through Winograd's algorithm on CPU; returns how many."""
-    count = use_winograd(model)
-    if count:
-        logger.info(f"test: {count} 3x3 convolution(s) use Winograd's algorithm on CPU (test_cfg.winograd)")
-    return count
+def cpu_kernels_for_test(model: nn.Module, winograd: bool) -> None:
+    """On CPU: large 3x3 convolutions through Winograd's algorithm (when ``winograd``), max pooling in
+    channels-last layout (exact; ``seglab.models.pool_layout``)."""
+    convs = use_winograd(model) if winograd else 0
+    pools = use_channels_last_pooling(model)
+    if convs:
+        logger.info(
+            f"test: {convs} 3x3 convolution(s) take Winograd's algorithm on CPU where their maps are large enough "
+            "(test_cfg.winograd)"
+        )
+    if pools:
+        logger.info(f"test: {pools} max pooling layer(s) pool in channels-last layout on CPU (the same values)")
 
 
 @contextlib.contextmanager

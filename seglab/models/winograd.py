@@ -38,9 +38,13 @@ from seglab.errors import ConfigError
 logger = logging.getLogger("seglab")
 
 # Smallest sizes at which the Winograd path measured faster than oneDNN's direct kernel on the CPUs tried
-# (benchmarks/winograd_speed.py prints the whole sweep): both channel counts, and the map's height and width.
-MIN_CHANNELS = 64
+# (benchmarks/winograd_speed.py prints the whole sweep): input and output channels, the map's height and width,
+# and the work (input x output channels x height x width): 32 -> 64 channels is faster from 90x120 (a ResNet
+# stem's), 32 -> 32 never was.
+MIN_IN_CHANNELS = 32
+MIN_OUT_CHANNELS = 64
 MIN_SIDE = 45
+MIN_WORK = 64 * 64 * 45 * 60
 # A dilated convolution also pays for two copies of its maps: it measured faster only from as much work as
 # 256 -> 512 channels on a 45x60 map (the 1/8 map of a 360x480 image): 256 -> 256 there was slower.
 MIN_DILATED_WORK = 256 * 512 * 45 * 60  # input channels x output channels x height x width
@@ -100,12 +104,20 @@ class WinogradConv2d(nn.Conv2d):
             and x.dtype == torch.float32
             and self.weight.dtype == torch.float32
             and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
-            and not torch.is_autocast_enabled("cpu")
-            and min(x.shape[1], self.out_channels) >= MIN_CHANNELS
+            and not _cpu_autocast_on()
+            and x.shape[1] >= MIN_IN_CHANNELS
+            and self.out_channels >= MIN_OUT_CHANNELS
             and min(x.shape[2], x.shape[3]) >= MIN_SIDE
-            and (self.dilation[0] == 1 or x[0].numel() * self.out_channels >= MIN_DILATED_WORK)
+            and x[0].numel() * self.out_channels >= (MIN_WORK if self.dilation[0] == 1 else MIN_DILATED_WORK)
             and available()
         )
+
+
+def _cpu_autocast_on() -> bool:
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch before 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled()
 
 
 def eligible(conv: nn.Module) -> bool:

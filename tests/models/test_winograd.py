@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(not winograd.available(), reason="this PyTorch b
 @pytest.fixture
 def every_size(monkeypatch):
     """The Winograd path for every eligible convolution, whatever its size (the speed thresholds off)."""
-    for name in ("MIN_CHANNELS", "MIN_SIDE", "MIN_DILATED_WORK"):
+    for name in ("MIN_IN_CHANNELS", "MIN_OUT_CHANNELS", "MIN_SIDE", "MIN_WORK", "MIN_DILATED_WORK"):
         monkeypatch.setattr(winograd, name, 0)
 
 
@@ -103,7 +103,7 @@ def test_it_is_used_only_to_predict_on_cpu_in_float32_and_only_where_it_is_faste
     conv = nn.Conv2d(64, 64, 3, padding=1)
     use_winograd(conv)
     assert type(conv) is WinogradConv2d
-    large, small = torch.randn(1, 64, 48, 48), torch.randn(1, 64, 16, 16)
+    large, small = torch.randn(1, 64, 64, 64), torch.randn(1, 64, 16, 16)
     conv(large).sum().backward()  # training: the direct convolution, with its gradients
     assert not nnpack_calls and conv.weight.grad is not None
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -129,7 +129,7 @@ def test_a_refusal_falls_back_to_the_direct_convolution_for_good(monkeypatch, ca
     monkeypatch.setattr(torch, "_nnpack_spatial_convolution", refuse)
     conv = nn.Conv2d(64, 64, 3, padding=1)
     use_winograd(conv)
-    x = torch.randn(1, 64, 48, 48)
+    x = torch.randn(1, 64, 64, 64)
     with torch.no_grad(), caplog.at_level(logging.WARNING, logger="seglab"):
         assert torch.allclose(conv(x), F.conv2d(x, conv.weight, conv.bias, padding=1))
     assert "direct convolution from now on" in caplog.text
@@ -148,7 +148,7 @@ def test_seglab_test_uses_winograd_unless_told_not_to_and_scores_the_same(tiny_c
         options = ["--cfg-options", "test_dataloader.dataset.indices=2", *extra]
         assert main(["test", str(config), str(checkpoint), "--work-dir", str(tmp_path / name), *options]) == 0
         log = next((tmp_path / name).rglob("*.log")).read_text()
-        runs[name] = (re.findall(r"mIoU: (\d+\.\d+)", capsys.readouterr().out)[-1], "use Winograd" in log)
+        runs[name] = (re.findall(r"mIoU: (\d+\.\d+)", capsys.readouterr().out)[-1], "take Winograd's algorithm" in log)
     assert runs == {"default": (runs["default"][0], True), "direct": (runs["default"][0], False)}
     with pytest.raises(ConfigError, match="test_cfg.winograd"):
         wants_winograd({"test_cfg": {"winograd": 1}})

@@ -42,8 +42,6 @@ def test_the_same_values_as_max_pooling(settings, shape):
 @pytest.mark.parametrize("name", built_types())
 @torch.no_grad()
 def test_every_model_type_predicts_exactly_the_same(name):
-    if "TIMMBackbone" in name:
-        pytest.importorskip("timm")
     model, run = tiny_case(name)
     model.eval()
     fast = copy.deepcopy(model)

@@ -68,8 +68,6 @@ def test_the_mosaic_computes_a_dilated_convolution(dilation, size):
 @pytest.mark.parametrize("name", built_types())
 @torch.no_grad()
 def test_every_model_type_predicts_the_same_with_winograd(name, nnpack_calls):
-    if "TIMMBackbone" in name:
-        pytest.importorskip("timm")
     model, run = tiny_case(name)
     randomise_batchnorms(model.eval(), torch.Generator().manual_seed(1))
     fast = copy.deepcopy(model)

@@ -1,6 +1,6 @@
 """``seglab benchmark``: parameters, FLOPs (PyTorch's flop counter) and inference throughput of a config's model,
-timed as ``seglab test`` and ``seglab infer`` predict with it (BatchNorm folded, Winograd 3x3 convolutions on CPU,
-each unless the config turns it off)."""
+timed as ``seglab test`` and ``seglab infer`` predict with it (BatchNorm folded, and on CPU Winograd 3x3
+convolutions and channels-last max pooling, as the config's ``test_cfg`` asks)."""
 
 from __future__ import annotations
 

@@ -12,9 +12,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from seglab.models.cpu_kernels import use_cpu_kernels
 from seglab.models.fold_bn import fold_batchnorm
-from seglab.models.pool_layout import use_channels_last_pooling
-from seglab.models.winograd import use_winograd
 
 
 @dataclass
@@ -65,9 +64,10 @@ def prediction_model(model: nn.Module, x: torch.Tensor, fold_bn: bool, winograd:
         done.append(f"{model._seglab_bn_folded} BatchNorm(s) folded (test_cfg.fold_bn)")
     if x.device.type == "cpu" and (fold_bn or winograd):
         model = model if fold_bn else copy.deepcopy(model)
+        convs, pools = use_cpu_kernels(model, winograd)
         if winograd:
-            done.append(f"{use_winograd(model)} 3x3 convolution(s) eligible for Winograd (test_cfg.winograd)")
-        done.append(f"{use_channels_last_pooling(model)} max pooling(s) in channels-last layout")
+            done.append(f"{convs} 3x3 convolution(s) eligible for Winograd (test_cfg.winograd)")
+        done.append(f"{pools} max pooling(s) in channels-last layout")
     return model, "; ".join(done) or "the model as built"
 
 

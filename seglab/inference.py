@@ -21,10 +21,10 @@ from seglab.data.transforms import Compose, LoadImageFromFile, PackSegInputs
 from seglab.errors import ConfigError
 from seglab.fileio.checkpoint import apply_checkpoint, read_checkpoint
 from seglab.models.builder import build_model
+from seglab.models.cpu_kernels import use_cpu_kernels
 from seglab.models.fold_bn import fold_batchnorm, folded_pairs, wants_fold
-from seglab.models.pool_layout import use_channels_last_pooling
 from seglab.models.segmentors.tta import DEFAULT_TTA_SCALES, SegTTAModel, merge_augmented
-from seglab.models.winograd import use_winograd, wants_winograd
+from seglab.models.winograd import wants_winograd
 from seglab.registry import DATASETS, import_custom_modules
 
 __all__ = [
@@ -139,8 +139,8 @@ def _predict_fast(
     model: nn.Module, packed: list[dict], amp_dtype: torch.dtype | None, fold_bn: bool, winograd: bool
 ) -> list[dict]:
     """``_predict`` with an evaluation-only copy of ``model``: BatchNorms folded into their convolutions
-    (``seglab.models.fold_bn``) and, on CPU, 3x3 convolutions through Winograd's algorithm
-    (``seglab.models.winograd``) and max pooling in channels-last layout (``seglab.models.pool_layout``). The copy is made on first use from this batch (whose predictions come from
+    (``seglab.models.fold_bn``) and, on CPU, Winograd 3x3 convolutions and channels-last max pooling
+    (``seglab.models.cpu_kernels``). The copy is made on first use from this batch (whose predictions come from
     ``model`` itself) and kept until the weights change or other choices are asked for."""
     on_cpu = _on_cpu(model)
     winograd = winograd and on_cpu
@@ -155,10 +155,8 @@ def _predict_fast(
         fast, outputs = fold_batchnorm(model, lambda m: _predict(m, packed, amp_dtype))
     else:
         fast, outputs = copy.deepcopy(model), _predict(model, packed, amp_dtype)
-    if winograd:
-        use_winograd(fast)
     if on_cpu:
-        use_channels_last_pooling(fast)  # exact: no switch
+        use_cpu_kernels(fast, winograd)
     model.__dict__["_seglab_folded_copy"] = (key, fast)  # in __dict__: not a submodule, not in state_dict
     return outputs
 

@@ -23,9 +23,8 @@ import torch
 from torch import nn
 
 from seglab.data.loader import pseudo_collate
+from seglab.models.cpu_kernels import use_cpu_kernels
 from seglab.models.fold_bn import fold_batchnorm
-from seglab.models.pool_layout import use_channels_last_pooling
-from seglab.models.winograd import use_winograd
 
 logger = logging.getLogger("seglab")
 
@@ -51,8 +50,7 @@ def fold_for_test(model: nn.Module, dataset: Any, amp_dtype: torch.dtype | None 
 def cpu_kernels_for_test(model: nn.Module, winograd: bool) -> None:
     """On CPU: large 3x3 convolutions through Winograd's algorithm (when ``winograd``), max pooling in
     channels-last layout (exact; ``seglab.models.pool_layout``)."""
-    convs = use_winograd(model) if winograd else 0
-    pools = use_channels_last_pooling(model)
+    convs, pools = use_cpu_kernels(model, winograd)
     if convs:
         logger.info(
             f"test: {convs} 3x3 convolution(s) take Winograd's algorithm on CPU where their maps are large enough "

@@ -25,48 +25,20 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from fold_speed import CONFIGS, REPO, cpu_name, eval_model, folded_copy  # benchmarks/ is the script's folder
 from torch import nn
 
-from seglab import Config
-from seglab.models.builder import build_model
-from seglab.models.fold_bn import fold_batchnorm
-
-REPO = Path(__file__).resolve().parents[1]
-CONFIGS = {
-    "r18": "deeplabv3plus/deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024",
-    "r50": "deeplabv3plus/deeplabv3plus_r50-d8_dummy-test",  # the tutorial's config
-}
 LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def folded_model(config: Path, checkpoint: Path | None) -> nn.Module:
     """The config's model in eval mode (random BatchNorm statistics unless a checkpoint is given), folded."""
-    torch.manual_seed(0)
-    model = build_model(Config.fromfile(config).model, load_pretrained=False).eval()
-    if checkpoint is not None:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        model.load_state_dict(state.get("state_dict", state))
-    else:
-        for module in model.modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module.running_mean.uniform_(-0.2, 0.2)
-                module.running_var.uniform_(0.5, 2.0)
-    probe = torch.randn(1, 3, 64, 64)
-    folded, _ = fold_batchnorm(model, lambda m: m.encode_decode(probe))
-    return folded
+    return folded_copy(eval_model(config, checkpoint))
 
 
 def multiply_adds(layer: nn.Module, x: torch.Tensor, out: torch.Tensor) -> int:

@@ -53,20 +53,38 @@ def load_average() -> str:
     return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "n/a"
 
 
-def unfolded_and_folded(name: str) -> tuple[nn.Module, nn.Module]:
-    """The config's model in eval mode with random BatchNorm statistics, and a folded copy of it."""
-    torch.manual_seed(0)
-    cfg = Config.fromfile(REPO / "seglab" / "configs" / f"{CONFIGS[name]}.py")
-    model = build_model(cfg.model, load_pretrained=False).eval()
+def randomise_batchnorm(model: nn.Module) -> None:
+    """Trained-like BatchNorm statistics and affine parameters, so folding changes the weights for real."""
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.running_mean.uniform_(-0.2, 0.2)
             module.running_var.uniform_(0.5, 2.0)
             module.weight.data.uniform_(0.5, 1.5)
             module.bias.data.uniform_(-0.2, 0.2)
+
+
+def eval_model(config: Path, checkpoint: Path | None = None) -> nn.Module:
+    """The config's model in eval mode: the checkpoint's weights, or random ones with random BatchNorms."""
+    torch.manual_seed(0)
+    model = build_model(Config.fromfile(config).model, load_pretrained=False).eval()
+    if checkpoint is None:
+        randomise_batchnorm(model)
+    else:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(state.get("state_dict", state))
+    return model
+
+
+def folded_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` folded as ``inference_model`` folds it (pairs learnt from a 64x64 forward)."""
     probe = torch.randn(1, 3, 64, 64)
-    folded, _ = fold_batchnorm(model, lambda m: m.encode_decode(probe))
-    return model, folded
+    return fold_batchnorm(model, lambda m: m.encode_decode(probe))[0]
+
+
+def unfolded_and_folded(name: str) -> tuple[nn.Module, nn.Module]:
+    """The config's model in eval mode with random BatchNorm statistics, and a folded copy of it."""
+    model = eval_model(REPO / "seglab" / "configs" / f"{CONFIGS[name]}.py")
+    return model, folded_copy(model)
 
 
 def suspects(model: nn.Module, folded: nn.Module) -> list[str]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from fold_speed import cpu_name, eval_model, load_average  # benchmarks/ is the script's folder
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = """
@@ -91,16 +91,7 @@ def make_images(root: Path, count: int) -> list[Path]:
 def make_checkpoint(config: Path, path: Path) -> None:
     import torch
 
-    from seglab import Config, build_model
-
-    torch.manual_seed(0)
-    model = build_model(Config.fromfile(config).model, load_pretrained=False)
-    for module in model.modules():  # trained-like statistics: folding changes the weights for real
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 2.0)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.2, 0.2)
+    model = eval_model(config)  # random weights, trained-like BatchNorm statistics: folding changes them for real
     torch.save({"state_dict": model.state_dict(), "meta": {}}, path)
 
 
@@ -171,15 +162,6 @@ def ratio_range(first: list[float | None], second: list[float | None]) -> str:
     """min-max over rounds of first / second (the same round's runs)."""
     ratios = [a / b for a, b in zip(first, second) if a and b]
     return f"{min(ratios):.3f}-{max(ratios):.3f}" if ratios else "n/a"
-
-
-def cpu_name() -> str:
-    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.processor())
-
-
-def load_average() -> str:
-    return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "n/a"
 
 
 def conv_seconds(config: Path, checkpoint: Path) -> float:

@@ -22,17 +22,14 @@ import functools
 import os
 import statistics
 import sys
-import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from conv_ceiling import folded_model, median_seconds  # benchmarks/ is the script's folder
+from fold_speed import CONFIGS, REPO, alternate, cpu_name
 
-from seglab.models.pool_layout import use_channels_last_pooling
-from seglab.models.winograd import available, mosaic_conv, use_winograd
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conv_ceiling import CONFIGS, REPO, cpu_name, folded_model, median_seconds  # noqa: E402
+from seglab.models.cpu_kernels import use_cpu_kernels
+from seglab.models.winograd import available, mosaic_conv
 
 MODELS = {
     **CONFIGS,
@@ -85,19 +82,13 @@ def channels_last_pool(x: torch.Tensor, kernel: int, stride: int, padding: int) 
 def compare_model(name: str, size: tuple[int, int], rounds: int) -> None:
     model = folded_model(REPO / "seglab" / "configs" / f"{MODELS[name]}.py", None)
     fast = copy.deepcopy(model)
-    count = use_winograd(fast)
-    use_channels_last_pooling(fast)  # as seglab test does on CPU
+    count, _ = use_cpu_kernels(fast, winograd=True)  # as seglab test does on CPU
     image = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(1)) * 50
     reference, logits = model.encode_decode(image), fast.encode_decode(image)
     gap = ((logits - reference).abs().max() / reference.abs().max()).item()
     same = (logits.argmax(1) == reference.argmax(1)).float().mean().item()
-    times: dict[str, list[float]] = {"direct": [], "Winograd": []}
-    ways = {"direct": model, "Winograd": fast}
-    for r in range(rounds):
-        for way in list(ways) if r % 2 == 0 else list(ways)[::-1]:
-            start = time.perf_counter()
-            ways[way].encode_decode(image)
-            times[way].append(time.perf_counter() - start)
+    ways = {"direct": lambda: model.encode_decode(image), "Winograd": lambda: fast.encode_decode(image)}
+    times = alternate(ways, rounds)["wall"]
     ratios = sorted(a / b for a, b in zip(times["direct"], times["Winograd"]))
     direct, winograd = statistics.median(times["direct"]), statistics.median(times["Winograd"])
     print(

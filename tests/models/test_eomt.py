@@ -18,6 +18,7 @@ from seglab.models.segmentors.eomt import EoMT
 
 from ..conftest import TINY_MODEL
 from .hub_parity import assert_close, randomise, save_hub_model, shrunk_config
+from .test_eomt_dinov3_hf import assert_same_logits
 from .zoo_parity import assert_tiny_model_learns, assert_trains_two_iterations
 
 CONFIG = "eomt_dinov2-l_4xb4-39k_ade20k-512x512"
@@ -113,13 +114,7 @@ def test_hub_eomt_folder_gives_the_hub_models_logits(tmp_path, mask_prob, swiglu
     assert ours.decode_head.attn_mask_probs.tolist() == [mask_prob] * 2
     # the pre-training size, then another one, where ours interpolates its 4x4 position grid to 6x6
     for size, reference in ((64, theirs), (96, resized_hub_eomt(theirs, 96))):
-        x = torch.randn(2, 3, size, size)
-        with torch.no_grad():
-            cls_preds, mask_preds = ours.extract_feat(x)
-            out = reference(pixel_values=x)
-        assert len(cls_preds) == (3 if mask_prob else 1)  # one prediction per masked block, then the final one
-        assert_close(cls_preds[-1], out.class_queries_logits)
-        assert_close(mask_preds[-1], out.masks_queries_logits)
+        assert_same_logits(ours, reference, size, masked=bool(mask_prob))
     with torch.no_grad():  # a non-square input (transformers' EoMT has no such size)
         cls_other, mask_other = ours.extract_feat(torch.randn(1, 3, 96, 80))
     assert mask_other[-1].shape == (1, 5, 24, 20) and torch.isfinite(cls_other[-1]).all()

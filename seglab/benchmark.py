@@ -64,10 +64,11 @@ def prediction_model(model: nn.Module, x: torch.Tensor, fold_bn: bool, winograd:
         done.append(f"{model._seglab_bn_folded} BatchNorm(s) folded (test_cfg.fold_bn)")
     if x.device.type == "cpu" and (fold_bn or winograd):
         model = model if fold_bn else copy.deepcopy(model)
-        convs, pools = use_cpu_kernels(model, winograd)
+        kernels = use_cpu_kernels(model, winograd)
         if winograd:
-            done.append(f"{convs} 3x3 convolution(s) eligible for Winograd (test_cfg.winograd)")
-        done.append(f"{pools} max pooling(s) in channels-last layout")
+            done.append(f"{kernels.winograd} 3x3 convolution(s) eligible for Winograd (test_cfg.winograd)")
+        done.append(f"{kernels.dilated_depthwise} dilated depthwise convolution(s) as shifted sums")
+        done.append(f"{kernels.pooling} max pooling(s) in channels-last layout")
     return model, "; ".join(done) or "the model as built"
 
 

@@ -78,6 +78,7 @@ def cuda_available() -> bool:
 
 def cmd_infer(args: argparse.Namespace) -> int:
     from seglab.config import parse_cfg_options
+    from seglab.freed_memory import keep_freed_memory_for
     from seglab.inference import expand_inputs, infer_files, init_model
 
     if (args.backend or ("onnxruntime" if args.config.endswith(".onnx") else "pytorch")) == "onnxruntime":
@@ -93,6 +94,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
         options = parse_cfg_options(args.cfg_options)
         expand_inputs(args.inputs, args.out)  # an output name clash fails before the model is built
         model, inputs = init_model(args.config, args.checkpoint, default_device(args.device), options), args.inputs
+        keep_freed_memory_for(model)
         scenes, inputs = split_scenes(model, args, inputs)
         if scenes and not inputs:
             return 0
@@ -177,11 +179,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from seglab.benchmark import benchmark_model
     from seglab.config import parse_cfg_options
+    from seglab.freed_memory import keep_freed_memory_for
     from seglab.inference import init_model
     from seglab.models.fold_bn import wants_fold
     from seglab.models.winograd import wants_winograd
 
     model = init_model(args.config, args.checkpoint, default_device(args.device), parse_cfg_options(args.cfg_options))
+    keep_freed_memory_for(model)
     fold_bn, winograd = wants_fold(model.cfg), wants_winograd(model.cfg)
     result = benchmark_model(
         model, args.shape[0], args.shape[1], args.batch, args.iters, args.warmup, fold_bn, winograd

@@ -8,7 +8,8 @@ The layers, top to bottom (a path names a module, or a package with everything u
                     output_names.py, benchmark.py, zoo.py, scene_inference.py,
                     publish.py
     3 models/data   models/ (3m), data/ (3d)                           models may import data, data never models
-    4 foundations   fileio/, dist.py, data/io.py, progress.py          checkpoints, weight sources, I/O, processes
+    4 foundations   fileio/, dist.py, data/io.py, progress.py,         checkpoints, weight sources, I/O, processes
+                    freed_memory.py
     5 core          __init__.py, registry.py, catalog.py, config.py,   names, settings and error types
                     config_*.py, errors.py
 
@@ -57,6 +58,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "dist": (4, "foundations"),
     "data.io": (4, "foundations"),
     "progress": (4, "foundations"),
+    "freed_memory": (4, "foundations"),
     "": (5, "core"),  # seglab/__init__.py
     "registry": (5, "core"),
     "catalog": (5, "core"),

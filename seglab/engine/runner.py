@@ -32,7 +32,7 @@ from seglab.engine.loops import TestLoop, TrainLoop, ValLoop, build_train_loop
 from seglab.engine.lr_scaling import scale_lr
 from seglab.engine.optim import LRSchedule, build_optim_wrapper
 from seglab.engine.settings import apply_environment, check_key_spelling, collect_notices, restore_rng
-from seglab.engine.test_model import cpu_kernels_for_test, fold_for_test, test_precision
+from seglab.engine.test_model import cpu_kernels_for_test, fold_for_test, keep_freed_memory_for_test, test_precision
 from seglab.engine.training_state import checkpoint_state, resume, resume_source
 from seglab.errors import ConfigError
 from seglab.fileio.checkpoint import apply_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
@@ -238,6 +238,8 @@ class Runner:
             fold_for_test(model, loader.dataset, amp_dtype)
         if self.device.type == "cpu" and not cfg.get("compile"):
             cpu_kernels_for_test(model, wants_winograd(cfg))
+        if self.device.type == "cpu":
+            keep_freed_memory_for_test()
         compile_model(model, cfg.get("compile"), self.device)
         self.hooks = build_hooks(cfg.get("default_hooks"), cfg.get("custom_hooks"))
         if writer is not None:

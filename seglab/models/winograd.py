@@ -87,15 +87,15 @@ class WinogradConv2d(nn.Conv2d):
     """``nn.Conv2d`` (3x3, stride 1, one group, padding equal to dilation) that predicts on CPU through
     Winograd's algorithm where that measured faster, and is an ordinary convolution everywhere else."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if self._winograd_fits(x):
-            bias = self.bias if self.bias is not None else x.new_zeros(self.out_channels)
+            bias = bias if bias is not None else x.new_zeros(self.out_channels)
             try:
-                return mosaic_conv(x.contiguous(), self.weight, bias, self.dilation[0])
+                return mosaic_conv(x.contiguous(), weight, bias, self.dilation[0])
             except RuntimeError as error:  # NNPACK refused (it gives no reason): not asked again in this process
                 _refused.append(str(error))
                 logger.warning(f"Winograd convolution refused ({error}); using the direct convolution from now on")
-        return super().forward(x)
+        return super()._conv_forward(x, weight, bias)
 
     def _winograd_fits(self, x: torch.Tensor) -> bool:
         return (
@@ -104,7 +104,7 @@ class WinogradConv2d(nn.Conv2d):
             and x.dtype == torch.float32
             and self.weight.dtype == torch.float32
             and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
-            and not _cpu_autocast_on()
+            and not cpu_autocast_on()
             and x.shape[1] >= MIN_IN_CHANNELS
             and self.out_channels >= MIN_OUT_CHANNELS
             and min(x.shape[2], x.shape[3]) >= MIN_SIDE
@@ -113,7 +113,7 @@ class WinogradConv2d(nn.Conv2d):
         )
 
 
-def _cpu_autocast_on() -> bool:
+def cpu_autocast_on() -> bool:
     try:
         return torch.is_autocast_enabled("cpu")
     except TypeError:  # torch before 2.4 takes no device type

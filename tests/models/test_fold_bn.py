@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from seglab.cli import main
+from seglab.engine import test_model
 from seglab.errors import ConfigError
 from seglab.inference import infer_files, inference_model, init_model
 from seglab.models.fold_bn import NotFoldableError, fold_batchnorm, folded_pairs, wants_fold
@@ -192,6 +193,31 @@ def test_seglab_test_folds_unless_told_not_to_and_scores_the_same(tiny_config, t
     assert runs == {"default": (runs["default"][0], True), "unfolded": (runs["default"][0], False)}
     with pytest.raises(ConfigError, match="fold_bn"):
         wants_fold({"test_cfg": {"fold_bn": "yes"}})
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_seglab_test_traces_a_subsampled_image_or_else_the_image_itself(tiny_config, tmp_path, capsys, monkeypatch):
+    """The folding trace runs on the first image subsampled (here 64x64 -> 16x16) and folds the same layers,
+    with the same mIoU, as a trace of the image itself; a model that cannot take the small image (here: one
+    colour channel instead of three) is traced on the image as it is."""
+    config, checkpoint = tiny_config(), tmp_path / "random.pth"
+    random_statistics_checkpoint(config, checkpoint)
+    traced, real = [], test_model.subsampled
+    monkeypatch.setattr(test_model, "subsampled", lambda sample, side: traced.append(real(sample, side)) or traced[-1])
+    runs = {}
+    for name, side, broken in (("full", 1000, False), ("small", 16, False), ("fallback", 16, True)):
+        monkeypatch.setattr(test_model, "TRACE_SIDE", side)
+        if broken:
+            monkeypatch.setattr(
+                test_model, "subsampled", lambda sample, side: {**sample, "inputs": sample["inputs"][:1]}
+            )
+        options = ["--cfg-options", "test_dataloader.dataset.indices=2"]
+        assert main(["test", str(config), str(checkpoint), "--work-dir", str(tmp_path / name), *options]) == 0
+        log = next((tmp_path / name).rglob("*.log")).read_text()
+        mious = re.findall(r"mIoU: (\d+\.\d+)", capsys.readouterr().out)
+        runs[name] = (mious[-1], re.search(r"test: (\d+) BatchNorm layer\(s\) folded", log).group(1))
+    assert [tuple(sample["inputs"].shape[-2:]) for sample in traced] == [(64, 64), (16, 16)]
+    assert runs["small"] == runs["full"] == runs["fallback"] and int(runs["full"][1]) > 0
 
 
 @pytest.mark.usefixtures("one_thread")

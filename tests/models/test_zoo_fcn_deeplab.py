@@ -3,7 +3,8 @@
 Every shipped config of the three folders builds MMSegmentation's key -> shape list; FCNHead (dilated),
 DepthwiseSeparableFCNHead, ASPPHead and DepthwiseSeparableASPPHead give MMSegmentation's outputs for the same
 weights and inputs; a tiny model with a depthwise-separable FCN head, two losses (cross-entropy + Lovasz) and
-the OHEM pixel sampler learns; a shipped config with multi-grid and the OHEM sampler trains from the CLI.
+the OHEM pixel sampler learns; a shipped config with multi-grid and the OHEM sampler trains from the CLI; the
+ASPP heads' bottleneck split for prediction gives the features of the concatenating path.
 
 Every config's key/shape list and the fresh-initialisation statistics are checked in test_zoo_keys.py.
 """
@@ -16,6 +17,7 @@ import torch
 from seglab import Config
 from seglab.cli import main
 from seglab.fileio.checkpoint import TORCHVISION_URLS
+from seglab.registry import MODELS
 
 from .zoo_parity import (
     DILATED,
@@ -110,3 +112,38 @@ def test_shipped_ohem_multigrid_config_trains_from_the_command_line(learnable_da
         == 0
     )
     assert (work / "iter_2.pth").is_file()
+
+
+# ------------------------------------------------------------------------------------------ the split bottleneck
+@pytest.mark.parametrize("head_type", ["ASPPHead", "DepthwiseSeparableASPPHead"])
+@pytest.mark.parametrize("size", [(9, 13), (1, 5)])
+def test_predicting_splits_the_bottleneck_and_gives_the_same_features(head_type, size):
+    """Without gradients the image-pooling channels skip the 3x3 bottleneck convolution (their share is summed
+    per border case); the features equal the concatenating path's, for a batch of two different images and a map
+    one pixel high; the branch weights kept aside follow an optimizer step; a hook on the bottleneck keeps the
+    concatenating path."""
+    extra = dict(c1_in_channels=4, c1_channels=4) if head_type.startswith("Depthwise") else {}
+    head = MODELS.build(
+        dict(type=head_type, in_channels=16, in_index=3, channels=8, dilations=(1, 2), num_classes=3,
+             norm_cfg=dict(type="BN"), **extra)
+    ).eval()  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
+    for module in head.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5, generator=generator)
+            module.running_var.uniform_(0.5, 2.0, generator=generator)
+    shapes = [(4, size[0] * 2, size[1] * 2), (4, *size), (8, *size), (16, *size)]
+    inputs = [torch.randn(2, *shape, generator=generator) for shape in shapes]
+    for _ in range(2):
+        concatenated = head(inputs)  # gradients on: the concatenating path
+        with torch.no_grad():
+            split = head(inputs)
+        assert "_seglab_branch_weight" in head.__dict__
+        assert (split - concatenated).abs().max() <= 1e-5 * concatenated.abs().max()
+        concatenated.sum().backward()
+        torch.optim.SGD(head.parameters(), lr=0.5).step()  # in place: the kept branch weights must follow
+    seen = []
+    head.bottleneck.conv.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[1]))
+    with torch.no_grad():
+        head(inputs)  # a hook on the bottleneck sees it called, with every channel
+    assert seen == [8 * 3]

@@ -68,7 +68,10 @@ def available() -> bool:
 
 
 def mosaic_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, dilation: int) -> torch.Tensor:
-    """A 3x3 convolution with padding and dilation ``dilation`` (stride 1) through NNPACK's Winograd kernel."""
+    """A 3x3 convolution with padding and dilation ``dilation`` (stride 1) through NNPACK's Winograd kernel, one
+    image at a time: NNPACK's batched path took 2.5x longer per image (4 x 512 x 45 x 60: 69.5 against 28.0 ms)."""
+    if x.shape[0] > 1:
+        return torch.cat([mosaic_conv(image, weight, bias, dilation) for image in x.split(1)])
     if dilation == 1:
         return torch._nnpack_spatial_convolution(x, weight, bias, [1, 1], [1, 1])
     d = dilation

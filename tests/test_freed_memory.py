@@ -43,9 +43,11 @@ def forwards(mode: str, **env: str) -> dict:
 def test_kept_memory_spares_the_page_faults_of_every_later_forward():
     usual, kept = forwards("usual"), forwards("keep")
     assert kept["kept"] is True
-    # 64-channel maps of 256x256 are 16 MiB: the usual allocator hands them back and faults them in again
+    # 64-channel maps of 256x256 are 16 MiB: the usual allocator hands them back and faults them in again, every
+    # forward; kept, the heap settles within a forward or two (the second may still grow it a little)
     assert min(usual["faults"][1:]) > 1000
-    assert sum(kept["faults"][1:]) < 0.1 * kept["faults"][0]
+    assert sum(kept["faults"][1:]) < 0.25 * sum(usual["faults"][1:])
+    assert sum(kept["faults"][2:]) < 0.05 * sum(usual["faults"][2:])
 
 
 def test_the_switch_leaves_the_allocator_alone():

@@ -10,10 +10,11 @@ touches little memory: 3.6-4.4 ms for that branch, 2.7-4.7x faster than the dire
 --depthwise``). Channels go in groups small enough for one group's input and output to stay in the processor's
 cache while the nine shifts pass over them (8 MiB: the fastest of 1-16 MiB tried).
 
-The sum runs in another order than the direct kernel's, so results differ by rounding only. ``use_dilated_depthwise
-(model)`` turns an evaluation-only model's eligible convolutions into ``DilatedDepthwiseConv2d`` (same parameters,
-same ``state_dict``); its forward takes the shifted sums only for CPU floating-point inputs with gradients off and
-no autocast, on x86-64 (the only machines it was measured on). ``seglab test``, ``seglab infer``, ``seglab benchmark`` and ``inference_model`` use it on CPU
+The sum runs in another order than the direct kernel's, so results differ by rounding only.
+``use_dilated_depthwise(model)`` turns an evaluation-only model's eligible convolutions into
+``DilatedDepthwiseConv2d`` (same parameters, same ``state_dict``); its forward takes the shifted sums only for
+CPU floating-point inputs with gradients off and no autocast, on x86-64 (the only machines it was measured on).
+``seglab test``, ``seglab infer``, ``seglab benchmark`` and ``inference_model`` use it on CPU
 (``seglab.models.cpu_kernels``).
 """
 
@@ -24,7 +25,7 @@ import platform
 import torch
 from torch import nn
 
-from seglab.models.winograd import MEASURED_MACHINES, cpu_autocast_on
+from seglab.models.winograd import MEASURED_MACHINES, predicting_on_cpu
 
 MIN_DILATION = 7  # the first dilation the direct kernel was slow at (6: 0.4 ms, 7: 4.2 ms, 512 channels, 45x60)
 CHUNK_BYTES = 8 * 2**20  # one group of channels' input and output
@@ -58,14 +59,7 @@ class DilatedDepthwiseConv2d(nn.Conv2d):
     predicts on CPU as a sum of shifted maps, and is an ordinary convolution everywhere else."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (
-            x.dim() == 4
-            and x.device.type == "cpu"
-            and x.dtype in (torch.float32, torch.float64)
-            and x.dtype == self.weight.dtype
-            and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
-            and not cpu_autocast_on()
-        ):
+        if predicting_on_cpu(x, self.weight) and x.dtype in (torch.float32, torch.float64):
             return shifted_sum(x, self.weight, self.bias, self.dilation[0])
         return super().forward(x)
 

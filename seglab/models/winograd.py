@@ -102,12 +102,8 @@ class WinogradConv2d(nn.Conv2d):
 
     def _winograd_fits(self, x: torch.Tensor) -> bool:
         return (
-            x.dim() == 4
-            and x.device.type == "cpu"
+            predicting_on_cpu(x, self.weight)
             and x.dtype == torch.float32
-            and self.weight.dtype == torch.float32
-            and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
-            and not cpu_autocast_on()
             and x.shape[1] >= MIN_IN_CHANNELS
             and self.out_channels >= MIN_OUT_CHANNELS
             and min(x.shape[2], x.shape[3]) >= MIN_SIDE
@@ -116,7 +112,19 @@ class WinogradConv2d(nn.Conv2d):
         )
 
 
-def cpu_autocast_on() -> bool:
+def predicting_on_cpu(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether a layer with ``weight`` only predicts on ``x``: a 4-D CPU map of the weight's dtype, no gradient
+    wanted, no autocast (which asks for its own dtype). The shared gate of seglab's CPU prediction kernels."""
+    return (
+        x.dim() == 4
+        and x.device.type == "cpu"
+        and x.dtype == weight.dtype
+        and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
+        and not _cpu_autocast_on()
+    )
+
+
+def _cpu_autocast_on() -> bool:
     try:
         return torch.is_autocast_enabled("cpu")
     except TypeError:  # torch before 2.4 takes no device type

@@ -23,18 +23,24 @@ import functools
 import logging
 import os
 
+from seglab.errors import ConfigError
+
 logger = logging.getLogger("seglab")
 
 M_TRIM_THRESHOLD = -1  # <malloc.h>: free memory at the top of the heap above this size goes back to the system
 M_MMAP_MAX = -4  # <malloc.h>: how many allocations may be served by mmap at once (0: none)
 TRIM_ABOVE = 2**31 - 1  # the largest value mallopt takes: keep up to 2 GiB of free heap
 SWITCH = "SEGLAB_KEEP_FREED_MEMORY"
+ON, OFF = ("1", "true", "yes", "on", ""), ("0", "false", "no", "off")
 
 
 @functools.cache
 def keep_freed_memory() -> bool:
     """Make glibc's malloc keep freed memory for reuse in this process (once); whether it now does."""
-    if os.environ.get(SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
+    value = os.environ.get(SWITCH, "1").strip().lower()
+    if value not in ON + OFF:
+        raise ConfigError(f"{SWITCH}={value!r}: use 1 (keep freed memory, the default) or 0 (the usual allocator)")
+    if value in OFF:
         return False
     libc = _glibc()
     if libc is None:

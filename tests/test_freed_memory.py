@@ -1,6 +1,6 @@
 """Freed CPU memory kept for reuse (``seglab.freed_memory``): with it, repeated forwards stop page-faulting on
-their tensors; ``SEGLAB_KEEP_FREED_MEMORY=0`` leaves the allocator as it is; ``seglab test`` says it in its log.
-Each check runs in a fresh process: the setting is process-wide and cannot be undone."""
+their tensors; ``SEGLAB_KEEP_FREED_MEMORY=0`` leaves the allocator as it is; a misspelt value is named with the
+values it takes. The forwards run in fresh processes: the setting is process-wide and cannot be undone."""
 
 from __future__ import annotations
 
@@ -53,3 +53,16 @@ def test_kept_memory_spares_the_page_faults_of_every_later_forward():
 def test_the_switch_leaves_the_allocator_alone():
     off = forwards("keep", SEGLAB_KEEP_FREED_MEMORY="0")
     assert off["kept"] is False and min(off["faults"][1:]) > 1000
+
+
+def test_a_misspelt_switch_is_named_with_the_values_it_takes(monkeypatch):
+    from seglab.errors import ConfigError
+    from seglab.freed_memory import keep_freed_memory
+
+    monkeypatch.setenv("SEGLAB_KEEP_FREED_MEMORY", "O")  # the letter, not zero
+    keep_freed_memory.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="SEGLAB_KEEP_FREED_MEMORY='o': use 1 .* or 0"):
+            keep_freed_memory()
+    finally:
+        keep_freed_memory.cache_clear()

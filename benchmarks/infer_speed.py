@@ -1,7 +1,7 @@
 """Inference speed on a real-size test set: ``seglab test``, the Python API and, where installed, MMSegmentation.
 
     python benchmarks/infer_speed.py [--case r18 r50] [--images 233] [--repeats 2] [--amp]
-                                     [--mmseg-python ~/mmref/bin/python]
+                                     [--mmseg-python ~/mmref/bin/python [--mmseg-spincount]]
 
 ``--case`` takes one or more models, each run on its own freshly written set: ``r18`` (DeepLabV3+ R18-D8) and
 ``r50`` (the tutorial's DeepLabV3+ R50-D8, at 12 classes). The checkpoint has random BatchNorm statistics, so
@@ -12,7 +12,8 @@ the share of pixels where each agrees with ``seglab test`` is printed beside the
 ``seglab test --amp force`` (bfloat16 on CPU) and prints its mIoU difference from float32. ``--ceiling``
 times the folded model's convolutions one by one on this CPU (``benchmarks/conv_ceiling.py``) and prints
 MMSegmentation's test loop over that: the most any change that keeps oneDNN's direct float32 convolutions
-could gain over MMSegmentation here.
+could gain over MMSegmentation here. ``--mmseg-spincount`` also runs MMSegmentation with the OpenMP setting
+seglab's commands choose for themselves (``GOMP_SPINCOUNT``, ``seglab/openmp_spinning.py``), and compares.
 
 A CamVid-sized set (233 images of 360x480, 12 classes; synthetic, since speed does not depend on content) and
 one config per case in MMSegmentation's format, read unchanged by both toolboxes; one checkpoint with random
@@ -38,6 +39,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from fold_speed import cpu_name, eval_model, load_average  # benchmarks/ is the script's folder
+
+from seglab.openmp_spinning import SPIN_COUNT, VARIABLE
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = """
@@ -211,6 +214,9 @@ def run_case(case: str, args: argparse.Namespace) -> None:
             names["mm"] = "MMSegmentation 1.2.2 tools/test.py"
             mm_cmd = [args.mmseg_python, f"{tools}/.mim/tools/test.py", str(config), str(checkpoint)]
             commands["mm"] = (mm_cmd, {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
+            if args.mmseg_spincount:  # the OpenMP setting seglab's commands choose, given to MMSegmentation too
+                names["mm_spin"] = f"MMSegmentation, {VARIABLE}={SPIN_COUNT}"
+                commands["mm_spin"] = (mm_cmd, {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", VARIABLE: SPIN_COUNT})
         runs = interleaved(commands, tmp_path, args.repeats)
         walls = {k: [seconds for seconds, _ in v] for k, v in runs.items()}
         loops = {k: [loop_seconds(log) for _, log in v] for k, v in runs.items()}
@@ -237,6 +243,8 @@ def run_case(case: str, args: argparse.Namespace) -> None:
         ("direct", "fold", "Winograd"),
         ("plain", "fold", "folding and Winograd"),
         ("mm", "fold", "seglab (as it comes) / MMSegmentation"),
+        ("mm", "mm_spin", f"MMSegmentation with {VARIABLE}={SPIN_COUNT} / without"),
+        ("mm_spin", "fold", f"seglab (as it comes) / MMSegmentation with {VARIABLE}={SPIN_COUNT}"),
     )
     for first, second, what in comparisons:
         if first not in runs:
@@ -271,6 +279,9 @@ def main() -> None:
     parser.add_argument("--no-api", action="store_true", help="skip the inference_model timing")
     parser.add_argument("--ceiling", action="store_true", help="also time the convolutions alone (conv_ceiling.py)")
     parser.add_argument("--mmseg-python", help="a Python with MMSegmentation 1.2.2 installed, timed in the same run")
+    parser.add_argument(
+        "--mmseg-spincount", action="store_true", help=f"also MMSegmentation with seglab's {VARIABLE}={SPIN_COUNT}"
+    )
     args = parser.parse_args()
     for case in args.case:
         run_case(case, args)

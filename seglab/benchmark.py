@@ -14,6 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from seglab.models.cpu_kernels import use_cpu_kernels
 from seglab.models.fold_bn import fold_batchnorm
+from seglab.openmp_spinning import openmp_spinning
 
 
 @dataclass
@@ -66,7 +67,10 @@ def prediction_model(model: nn.Module, x: torch.Tensor, fold_bn: bool, winograd:
         model = model if fold_bn else copy.deepcopy(model)
         kernels = use_cpu_kernels(model, winograd)
         if winograd:
-            done.append(f"{kernels.winograd} 3x3 convolution(s) eligible for Winograd (test_cfg.winograd)")
+            done.append(
+                f"{kernels.winograd} 3x3 convolution(s) eligible for Winograd (test_cfg.winograd), idle OpenMP "
+                f"threads: {openmp_spinning()}"
+            )
         done.append(f"{kernels.dilated_depthwise} dilated depthwise convolution(s) as shifted sums")
         done.append(f"{kernels.pooling} max pooling(s) in channels-last layout")
     return model, "; ".join(done) or "the model as built"

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from seglab.cli_args import build_parser, check_conflicts  # noqa: F401 — tests and tools import them here
 from seglab.errors import SeglabError
+from seglab.openmp_spinning import shorten_openmp_spinning
+
+PREDICTING = ("test", "infer", "benchmark")  # the commands that may run Winograd convolutions on CPU
 
 
 def load_config(path: str, options: list[str] | None):
@@ -375,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command in PREDICTING:
+        shorten_openmp_spinning()  # before the command imports torch (seglab/openmp_spinning.py)
     try:
         check_conflicts(args)
         return COMMANDS[args.command](args)

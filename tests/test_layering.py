@@ -59,6 +59,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "data.io": (4, "foundations"),
     "progress": (4, "foundations"),
     "freed_memory": (4, "foundations"),
+    "openmp_spinning": (4, "foundations"),
     "": (5, "core"),  # seglab/__init__.py
     "registry": (5, "core"),
     "catalog": (5, "core"),

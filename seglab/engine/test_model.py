@@ -27,6 +27,7 @@ from seglab.data.loader import pseudo_collate
 from seglab.freed_memory import SWITCH, keep_freed_memory
 from seglab.models.cpu_kernels import use_cpu_kernels
 from seglab.models.fold_bn import fold_batchnorm
+from seglab.openmp_spinning import openmp_spinning
 
 logger = logging.getLogger("seglab")
 
@@ -81,7 +82,7 @@ def cpu_kernels_for_test(model: nn.Module, winograd: bool) -> None:
     if kernels.winograd:
         logger.info(
             f"test: {kernels.winograd} 3x3 convolution(s) take Winograd's algorithm on CPU where their maps are "
-            "large enough (test_cfg.winograd)"
+            f"large enough (test_cfg.winograd); idle OpenMP threads: {openmp_spinning()}"
         )
     if kernels.dilated_depthwise:
         logger.info(

@@ -21,14 +21,17 @@ import statistics
 from fold_speed import cpu_name, load_average  # benchmarks/ is the script's folder
 from fresh_forward import one_run, parse_case
 
+from seglab.openmp_spinning import USER_SETTINGS, VARIABLE
+
 
 def spin_env(setting: str) -> dict[str, str | None]:
-    """The environment of one spin setting: ``default``, ``passive`` or a spin count."""
-    if setting == "default":
-        return {"GOMP_SPINCOUNT": None, "OMP_WAIT_POLICY": None}
+    """The environment of one spin setting: ``default``, ``passive`` or a spin count (unset: ``None``)."""
+    env: dict[str, str | None] = dict.fromkeys(USER_SETTINGS)
     if setting == "passive":
-        return {"GOMP_SPINCOUNT": None, "OMP_WAIT_POLICY": "PASSIVE"}
-    return {"GOMP_SPINCOUNT": str(int(setting)), "OMP_WAIT_POLICY": None}
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    elif setting != "default":
+        env[VARIABLE] = str(int(setting))
+    return env
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ The layers, top to bottom (a path names a module, or a package with everything u
                     publish.py
     3 models/data   models/ (3m), data/ (3d)                           models may import data, data never models
     4 foundations   fileio/, dist.py, data/io.py, progress.py,         checkpoints, weight sources, I/O, processes
-                    freed_memory.py
+                    freed_memory.py, openmp_spinning.py
     5 core          __init__.py, registry.py, catalog.py, config.py,   names, settings and error types
                     config_*.py, errors.py
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from seglab.openmp_spinning import SPIN_COUNT, VARIABLE, openmp_spinning
+from seglab.openmp_spinning import SPIN_COUNT, USER_SETTINGS, VARIABLE, openmp_spinning, shorten_openmp_spinning
 
 COMMAND = """
 import json, os, sys
@@ -33,7 +33,7 @@ ARGUMENTS = {
 
 
 def run_command(name: str, **env: str) -> dict:
-    clean = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    clean = {k: v for k, v in os.environ.items() if k not in USER_SETTINGS}
     done = subprocess.run(
         [sys.executable, "-c", COMMAND, *ARGUMENTS[name]],
         capture_output=True,
@@ -61,10 +61,8 @@ def test_the_users_choice_is_kept(env):
 def test_too_late_once_torch_is_loaded(monkeypatch):
     import torch  # noqa: F401 — this process has OpenMP loaded already
 
-    from seglab.openmp_spinning import shorten_openmp_spinning
-
-    monkeypatch.delenv(VARIABLE, raising=False)
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    for name in USER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
     assert not shorten_openmp_spinning()
     assert VARIABLE not in os.environ
     assert openmp_spinning() == f"OpenMP's default ({VARIABLE} unset)"
